@@ -1,0 +1,132 @@
+"""``rivet-dsl lint``: the command line, and :func:`lint_paths` behind it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from ._config import ConfigError, find_pyproject, is_excluded, load_config
+from ._engine import PARSE_ERROR, fix_source, lint_file
+from ._lock import LOCK_FILE, Tree, dump_lock, load_lock
+from ._types import LintConfig, Violation
+
+__all__ = ["lint_paths", "main"]
+
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist"})
+
+
+def _files(paths: Iterable[Path], config: LintConfig) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(path.rglob("*.py")):
+                rel = found.relative_to(path).parts[:-1]
+                if any(part.startswith(".") or part in _SKIP_DIRS for part in rel):
+                    continue
+                if not is_excluded(found, config):
+                    yield found
+        elif not is_excluded(path, config):
+            yield path
+
+
+def _module_key(path: Path, root: Path) -> str:
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def lint_paths(
+    paths: Sequence[str | Path],
+    *,
+    config: LintConfig | None = None,
+    lock: str | Path | None = None,
+    update_lock: bool = False,
+    fix: bool = False,
+) -> list[Violation]:
+    """Lint files and directories (walked recursively for ``*.py``); sorted findings.
+
+    ``config`` defaults to ``[tool.rivet.lint]`` of the nearest ``pyproject.toml``. With a lock file
+    (``lock``, default ``rivet.lock.json`` next to that ``pyproject.toml``) present, workflows are
+    checked against it; ``update_lock`` rewrites it instead. ``fix`` applies safe fixes in place.
+    """
+    if not paths:
+        raise ConfigError("no paths given")
+    roots = [Path(p) for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise ConfigError(f"{root}: no such file or directory")
+    pyproject = find_pyproject(roots[0])
+    if config is None:
+        config = load_config(pyproject)
+    lock_path = Path(lock) if lock is not None else (pyproject.parent if pyproject else Path.cwd()) / LOCK_FILE
+    locked: dict[str, dict[str, Tree]] = {}
+    if lock_path.is_file():
+        try:
+            locked = load_lock(lock_path)
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
+    lock_root = lock_path.parent
+    violations: list[Violation] = []
+    trees: dict[str, dict[str, Tree]] = {}
+    for path in _files(roots, config):
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            violations.append(Violation(str(path), 1, 1, *PARSE_ERROR, f"could not read: {error}"))
+            continue
+        if fix:
+            fixed = fix_source(source, str(path), disable=config.disable)
+            if fixed != source:
+                path.write_text(fixed, encoding="utf-8")
+                source = fixed
+        key = _module_key(path, lock_root)
+        result = lint_file(
+            source, str(path), disable=config.disable, locked=None if update_lock else locked.get(key)
+        )
+        violations.extend(result.violations)
+        trees[key] = result.trees
+    if update_lock:
+        merged = {**locked, **trees}
+        lock_path.write_text(dump_lock(merged), encoding="utf-8")
+    return sorted(violations)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rivet-dsl lint",
+        description="Check workflow code for replay safety (the code is parsed, never imported).",
+    )
+    parser.add_argument("paths", nargs="*", default=["."], help="files or directories (default: .)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--fix", action="store_true", help="apply safe autofixes in place")
+    parser.add_argument("--lock", default=None, help=f"lock file (default: {LOCK_FILE} next to pyproject.toml)")
+    parser.add_argument("--update-lock", action="store_true", help="record every workflow's entry tree")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the linter; exit status 0 clean, 1 findings, 2 usage or parse errors."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exit_:
+        return 0 if exit_.code == 0 else 2
+    try:
+        violations = lint_paths(args.paths, lock=args.lock, update_lock=args.update_lock, fix=args.fix)
+    except ConfigError as error:
+        print(f"rivet-dsl lint: error: {error}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps([v.to_json() for v in violations], indent=2))
+    else:
+        for violation in violations:
+            print(violation.format())
+        if violations:
+            print(f"Found {len(violations)} problem{'s' if len(violations) != 1 else ''}.", file=sys.stderr)
+    if any(v.code == PARSE_ERROR[0] for v in violations):
+        return 2
+    return 1 if violations else 0

@@ -1,0 +1,681 @@
+"""What is workflow code: one pass that finds actors, workflow scopes and their entries.
+
+The analyzer never imports user code. It parses the module with libcst, resolves names with
+``QualifiedNameProvider``, finds every method decorated ``@rivet_dsl.workflow`` and walks it. Functions
+the workflow passes to ``ctx.loop`` or as ``ctx.join``/``ctx.race`` branches become scopes of their
+own (with their own context parameter); functions and lambdas passed to ``ctx.step`` (and its
+``rollback=``) are step code and are skipped. Nested helpers, and ``self.<method>``/module
+functions called with a context, are walked as part of the scope that calls them.
+
+Rules see workflow-code nodes through ``visit_<Node>`` hooks (dispatched by :class:`_Walker`) and
+the collected :class:`EntryCall` list in ``finish``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+import libcst as cst
+from libcst._metadata_dependent import LazyValue
+from libcst.metadata import CodeRange, PositionProvider, QualifiedName, QualifiedNameProvider
+
+from ._banned import BANNED
+
+__all__ = [
+    "ENTRY_TYPES",
+    "ActorClass",
+    "EntryCall",
+    "ModuleModel",
+    "Scope",
+    "context_method",
+    "literal_string",
+]
+
+# context method -> entry type recorded in history (and in the lock file)
+ENTRY_TYPES: Mapping[str, str] = {
+    "step": "step",
+    "loop": "loop",
+    "sleep": "sleep",
+    "sleep_until": "sleep",
+    "queue.next": "message",
+    "queue.next_batch": "message",
+    "join": "join",
+    "race": "race",
+    "rollback_checkpoint": "rollback_checkpoint",
+    "removed": "removed",
+    "get_version": "version_check",
+}
+_DIRECT = frozenset(m for m in ENTRY_TYPES if "." not in m)
+_QUEUE = frozenset({"next", "next_batch"})
+
+ScopeKind = Literal["workflow", "loop", "branch", "helper"]
+Dispatch = Mapping[type[cst.CSTNode], Sequence[Callable[[cst.CSTNode], None]]]
+AnyFunction = cst.FunctionDef | cst.Lambda
+ScopeHook = Callable[["Scope", list[cst.CSTNode]], None]
+
+
+def literal_string(node: cst.BaseExpression | None) -> str | None:
+    """The value of a plain string literal (implicit concatenation allowed), else ``None``."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    if isinstance(node, cst.ConcatenatedString):
+        left = literal_string(node.left)
+        right = literal_string(node.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def context_method(call: cst.Call, contexts: frozenset[str]) -> tuple[str, cst.Name] | None:
+    """``("step", <Name ctx>)`` when ``call`` is ``ctx.step(...)``/``ctx.queue.next(...)``... on a context."""
+    func = call.func
+    if not isinstance(func, cst.Attribute):
+        return None
+    value = func.value
+    attr = func.attr.value
+    if isinstance(value, cst.Name):
+        if attr in _DIRECT and value.value in contexts:
+            return attr, value
+        return None
+    if (
+        attr in _QUEUE
+        and isinstance(value, cst.Attribute)
+        and value.attr.value == "queue"
+        and isinstance(value.value, cst.Name)
+        and value.value.value in contexts
+    ):
+        return f"queue.{attr}", value.value
+    return None
+
+
+def _params(func: AnyFunction) -> list[cst.Param]:
+    p = func.params
+    return [*p.posonly_params, *p.params]
+
+
+def _is_async(func: AnyFunction) -> bool:
+    return isinstance(func, cst.FunctionDef) and func.asynchronous is not None
+
+
+def _annotated_contexts(func: AnyFunction) -> set[str]:
+    names: set[str] = set()
+    for param in [*_params(func), *func.params.kwonly_params]:
+        ann = param.annotation
+        if ann is None:
+            continue
+        node = ann.annotation
+        text = node.value if isinstance(node, cst.Name) else node.attr.value if isinstance(node, cst.Attribute) else ""
+        if text.endswith("WorkflowContext") or text == "LoopContext":
+            names.add(param.name.value)
+    return names
+
+
+@dataclasses.dataclass(eq=False)
+class ActorClass:
+    """A class with at least one ``@workflow`` method."""
+
+    node: cst.ClassDef
+    name: str
+    methods: dict[str, cst.FunctionDef]
+    plain_methods: set[str]
+    events: set[str]
+    queues: set[str]
+    workflows: list[cst.FunctionDef]
+
+
+@dataclasses.dataclass(eq=False)
+class Scope:
+    """One function body of workflow code: the workflow, a loop body, a branch, or a helper."""
+
+    kind: ScopeKind
+    func: AnyFunction
+    actor: ActorClass
+    contexts: frozenset[str]
+    outer_contexts: frozenset[str]
+    self_name: str | None
+    owner: Scope | None = None
+    label: str | None = None
+    root: cst.FunctionDef | None = None
+    entries: list[EntryCall] = dataclasses.field(default_factory=list)
+    messages: set[str] = dataclasses.field(default_factory=set)
+
+    @property
+    def visible(self) -> frozenset[str]:
+        return self.contexts | self.outer_contexts
+
+    @property
+    def entry_owner(self) -> Scope:
+        """The scope whose history this function's entries land in (helpers share their caller's)."""
+        scope = self
+        while scope.owner is not None:
+            scope = scope.owner
+        return scope
+
+    @property
+    def is_async(self) -> bool:
+        return _is_async(self.func)
+
+
+@dataclasses.dataclass(eq=False)
+class EntryCall:
+    """A call on a workflow context: ``ctx.step(...)``, ``loop.queue.next(...)``..."""
+
+    node: cst.Call
+    method: str
+    receiver: cst.Name
+    scope: Scope
+    awaited: bool
+    seq: int
+    arms: tuple[tuple[int, int], ...]
+    exits: frozenset[int]
+    children: list[Scope] = dataclasses.field(default_factory=list)
+
+    @property
+    def entry_type(self) -> str:
+        return ENTRY_TYPES[self.method]
+
+    @property
+    def name_node(self) -> cst.BaseExpression | None:
+        for arg in self.node.args:
+            if arg.keyword is None and arg.star == "":
+                return arg.value
+            if arg.keyword is not None and arg.keyword.value == "name":
+                return arg.value
+        return None
+
+    @property
+    def name(self) -> str | None:
+        return literal_string(self.name_node)
+
+    def arg(self, index: int, keyword: str) -> cst.BaseExpression | None:
+        positional = [a for a in self.node.args if a.keyword is None and a.star == ""]
+        if index < len(positional):
+            return positional[index].value
+        for a in self.node.args:
+            if a.keyword is not None and a.keyword.value == keyword:
+                return a.value
+        return None
+
+    def exclusive_with(self, other: EntryCall) -> bool:
+        """True when the two calls cannot both run in one execution of their function."""
+        mine = dict(self.arms)
+        for chain, arm in other.arms:
+            if chain in mine and mine[chain] != arm:
+                return True
+        first, second = (self, other) if self.seq < other.seq else (other, self)
+        theirs = {chain for chain, _ in second.arms}
+        return any(chain not in theirs for chain in first.exits)
+
+
+@dataclasses.dataclass(eq=False)
+class _Mark:
+    kind: ScopeKind | Literal["step"]
+    scope: Scope | None = None
+
+
+class ModuleModel:
+    """Everything the rules need to know about one module."""
+
+    def __init__(self, module: cst.Module, path: str = "<string>") -> None:
+        self.module = module
+        self.path = path
+        self.actors: list[ActorClass] = []
+        self.scopes: list[Scope] = []
+        self.roots: list[tuple[ActorClass, cst.FunctionDef, Scope]] = []
+        self.entries: list[EntryCall] = []
+        self.module_defs: dict[str, cst.FunctionDef] = {}
+        self._marks: dict[int, _Mark] = {}
+        self._lambda_scopes: dict[int, Scope] = {}
+        self._step_code: set[int] = set()
+        self._method_scopes: dict[tuple[int, str], Scope] = {}
+        self._pending_methods: list[tuple[Scope, cst.FunctionDef]] = []
+        self._seq = 0
+        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
+        self._imports = _import_lines(module.body)
+        self.imported: set[str] = _bound_names(self._imports)
+        self._names: dict[int, Mapping[cst.CSTNode, object]] = {}
+        self._current: cst.FunctionDef | None = None
+        self._find_actors()
+
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        """Source range of a node (positions are computed on first use: clean modules skip it)."""
+        if self._positions is None:
+            self._positions = cst.MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return self._positions[node]
+
+    # -- names -------------------------------------------------------------------------------
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        """Qualified names of a ``Name``/``Attribute`` by libcst's ``QualifiedNameProvider``.
+
+        Only names rooted in an import or in a builtin the rules care about are resolved (anything
+        else cannot be a banned or ``rivet_dsl`` name). Resolution runs lazily on a small module made
+        of the imports and the one top-level function being walked (same node objects), so clean
+        code never pays for a whole-module scope analysis.
+        """
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if not isinstance(root, cst.Name) or (root.value not in self.imported and root.value not in _BUILTINS):
+            return set()
+        key = id(self._current)
+        names = self._names.get(key)
+        if names is None:
+            body: list[cst.BaseStatement] = list(self._imports)
+            if self._current is not None:
+                body.append(self._current)
+            else:
+                body.extend(self._decorator_stubs)
+            wrapper = cst.MetadataWrapper(cst.Module(body=body), unsafe_skip_copy=True)
+            names = self._names[key] = wrapper.resolve(QualifiedNameProvider)
+        found: object = names.get(node)
+        if isinstance(found, LazyValue):  # libcst computes qualified names on first access
+            found = found()
+        if not isinstance(found, set | frozenset):
+            return set()
+        return {q.name for q in found if isinstance(q, QualifiedName)}
+
+    def _decorator_kinds(self, func: cst.FunctionDef) -> set[str]:
+        kinds: set[str] = set()
+        for dec in func.decorators:
+            expr = dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator
+            for name in self.qualified_names(expr):
+                if name.startswith("rivet_dsl."):
+                    kinds.add(name.rsplit(".", 1)[1])
+        return kinds
+
+    def _find_actors(self) -> None:
+        stub = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
+        self._decorator_stubs = [f.with_changes(body=stub) for f in _decorated_methods(self.module.body)]
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.FunctionDef):
+                self.module_defs[stmt.name.value] = stmt
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.ClassDef):
+                self._class(stmt)
+
+    def _class(self, node: cst.ClassDef) -> None:
+        methods: dict[str, cst.FunctionDef] = {}
+        plain: set[str] = set()
+        events: set[str] = set()
+        queues: set[str] = set()
+        workflows: list[cst.FunctionDef] = []
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.ClassDef):
+                self._class(stmt)
+            if not isinstance(stmt, cst.FunctionDef):
+                continue
+            methods[stmt.name.value] = stmt
+            kinds = self._decorator_kinds(stmt)
+            if "workflow" in kinds:
+                workflows.append(stmt)
+            if "event" in kinds:
+                events.add(stmt.name.value)
+            if "queue" in kinds:
+                queues.add(stmt.name.value)
+            if not stmt.decorators:
+                plain.add(stmt.name.value)
+        if workflows:
+            self.actors.append(ActorClass(node, node.name.value, methods, plain, events, queues, workflows))
+
+    # -- walking -----------------------------------------------------------------------------
+    def analyze(self, dispatch: Dispatch, on_scope: ScopeHook) -> None:
+        for actor in self.actors:
+            for func in actor.workflows:
+                params = _params(func)
+                self_name = params[0].name.value if params else None
+                contexts = {params[1].name.value} if len(params) > 1 else set()
+                scope = Scope(
+                    "workflow",
+                    func,
+                    actor,
+                    frozenset(contexts | _annotated_contexts(func)),
+                    frozenset(),
+                    self_name,
+                    root=func,
+                )
+                self.roots.append((actor, func, scope))
+                self._walk(scope, dispatch, on_scope, None)
+                while self._pending_methods:
+                    pending, method = self._pending_methods.pop(0)
+                    self._walk(pending, dispatch, on_scope, None)
+
+    def _walk(self, scope: Scope, dispatch: Dispatch, on_scope: ScopeHook, parent: _Walker | None) -> None:
+        self.scopes.append(scope)
+        walker = _Walker(self, scope, dispatch, parent)
+        self._current = scope.root
+        on_scope(scope, walker.stack)
+        scope.func.body.visit(walker)
+        # nested functions: scopes first (they may mark siblings), then helpers, step code skipped
+        pending = list(walker.deferred)
+        while pending:
+            ready = [d for d in pending if (m := self._marks.get(id(d))) is not None and m.scope is not None]
+            if not ready:
+                helpers = [d for d in pending if id(d) not in self._marks]
+                if not helpers:
+                    break
+                ready = helpers[:1]
+                self._marks[id(ready[0])] = _Mark("helper", self._nested_scope("helper", ready[0], scope, None))
+            for d in ready:
+                pending.remove(d)
+                mark = self._marks[id(d)]
+                assert mark.scope is not None
+                self._walk(mark.scope, dispatch, on_scope, walker)
+        for lam in walker.lambdas:
+            self._walk(self._lambda_scopes[id(lam)], dispatch, on_scope, walker)
+
+    def _nested_scope(self, kind: ScopeKind, func: AnyFunction, parent: Scope, label: str | None) -> Scope:
+        annotated = _annotated_contexts(func)
+        if kind == "helper":
+            own: frozenset[str] = parent.contexts | annotated
+            outer = parent.outer_contexts - own
+            owner: Scope | None = parent
+        else:
+            params = _params(func)
+            own = frozenset({params[0].name.value} if params else ()) | annotated
+            outer = parent.visible - own
+            owner = None
+        return Scope(kind, func, parent.actor, frozenset(own), frozenset(outer), parent.self_name, owner, label, parent.root)
+
+    def _method_scope(self, kind: ScopeKind, actor: ActorClass, name: str, caller: Scope, contexts: set[str], label: str | None) -> Scope | None:
+        func = actor.methods.get(name)
+        if func is None:
+            return None
+        key = (id(func), f"{kind}:{id(caller.entry_owner) if kind == 'helper' else ''}:{label}")
+        existing = self._method_scopes.get(key)
+        if existing is not None:
+            return existing if kind != "helper" else None
+        params = _params(func)
+        self_name = params[0].name.value if params else None
+        if kind != "helper":
+            contexts = {params[1].name.value} if len(params) > 1 else set()
+        owner = caller if kind == "helper" else None
+        scope = Scope(kind, func, actor, frozenset(contexts | _annotated_contexts(func)), frozenset(), self_name, owner, label, func)
+        self._method_scopes[key] = scope
+        self._pending_methods.append((scope, func))
+        return scope
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+
+_BUILTINS = frozenset(
+    {key.split(".", 1)[1] for key in BANNED if key.startswith("builtins.")} | {"set", "frozenset"}
+)
+
+
+def _import_lines(body: Sequence[cst.CSTNode]) -> list[cst.SimpleStatementLine]:
+    """Top-level import statements, also those under a top-level ``if``/``try``."""
+    found: list[cst.SimpleStatementLine] = []
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            if any(isinstance(small, cst.Import | cst.ImportFrom) for small in stmt.body):
+                found.append(stmt)
+        elif isinstance(stmt, cst.If | cst.Try | cst.Else | cst.ExceptHandler | cst.Finally):
+            children: list[cst.CSTNode] = list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else []
+            if isinstance(stmt, cst.If | cst.Try) and stmt.orelse is not None:
+                children.append(stmt.orelse)
+            if isinstance(stmt, cst.Try):
+                children.extend(stmt.handlers)
+                if stmt.finalbody is not None:
+                    children.append(stmt.finalbody)
+            found.extend(_import_lines(children))
+    return found
+
+
+def _bound_names(lines: Sequence[cst.SimpleStatementLine]) -> set[str]:
+    names: set[str] = set()
+    for line in lines:
+        for small in line.body:
+            names.update(_import_binds(small))
+    return names
+
+
+def _import_binds(small: cst.CSTNode) -> set[str]:
+    names: set[str] = set()
+    if isinstance(small, cst.Import):
+        for alias in small.names:
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                names.add(alias.asname.name.value)
+            else:
+                first: cst.BaseExpression = alias.name
+                while isinstance(first, cst.Attribute):
+                    first = first.value
+                if isinstance(first, cst.Name):
+                    names.add(first.value)
+    elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        for alias in small.names:
+            bound = alias.asname.name if alias.asname is not None else alias.name
+            if isinstance(bound, cst.Name):
+                names.add(bound.value)
+    return names
+
+
+def _decorated_methods(body: Sequence[cst.CSTNode]) -> list[cst.FunctionDef]:
+    found: list[cst.FunctionDef] = []
+    for stmt in body:
+        if isinstance(stmt, cst.ClassDef):
+            for inner in stmt.body.body:
+                if isinstance(inner, cst.FunctionDef) and inner.decorators:
+                    found.append(inner)
+            found.extend(_decorated_methods([s for s in stmt.body.body if isinstance(s, cst.ClassDef)]))
+    return found
+
+
+def _terminates(block: cst.BaseSuite) -> bool:
+    if not isinstance(block, cst.IndentedBlock) or not block.body:
+        return False
+    last = block.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return | cst.Raise)
+
+
+class _Walker(cst.CSTVisitor):
+    """Walks one scope's workflow code, dispatching rule hooks and classifying functions."""
+
+    def __init__(self, model: ModuleModel, scope: Scope, dispatch: Dispatch, parent: _Walker | None) -> None:
+        super().__init__()
+        self.model = model
+        self.scope = scope
+        self.dispatch = dispatch
+        self.parent = parent
+        self.stack: list[cst.CSTNode] = []
+        self.deferred: list[cst.FunctionDef] = []
+        self.lambdas: list[cst.Lambda] = []
+        self.local_defs: dict[str, cst.FunctionDef] = {}
+        self.awaited: set[int] = set()
+
+    def lookup(self, name: str) -> cst.FunctionDef | None:
+        walker: _Walker | None = self
+        while walker is not None:
+            found = walker.local_defs.get(name)
+            if found is not None:
+                return found
+            walker = walker.parent
+        return self.model.module_defs.get(name)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.FunctionDef):
+            self.local_defs[node.name.value] = node
+            self.deferred.append(node)
+            return False
+        if isinstance(node, cst.ClassDef):
+            return False
+        if isinstance(node, cst.Import | cst.ImportFrom):
+            self.model.imported.update(_import_binds(node))
+        if id(node) in self.model._step_code:
+            return False
+        if isinstance(node, cst.Lambda):
+            if id(node) in self.model._lambda_scopes:
+                self.lambdas.append(node)
+                return False
+        self.stack.append(node)
+        if isinstance(node, cst.Await):
+            self.awaited.add(id(node.expression))
+        elif isinstance(node, cst.Call):
+            self._call(node)
+        elif isinstance(node, cst.Assign | cst.AnnAssign | cst.For):
+            self._message_target(node)
+        for hook in self.dispatch.get(type(node), ()):
+            hook(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.stack and self.stack[-1] is original_node:
+            self.stack.pop()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _message_target(self, node: cst.Assign | cst.AnnAssign | cst.For) -> None:
+        value = node.iter if isinstance(node, cst.For) else node.value
+        if not isinstance(value, cst.Await) or not isinstance(value.expression, cst.Call):
+            return
+        found = context_method(value.expression, self.scope.visible)
+        if found is None or not found[0].startswith("queue."):
+            return
+        targets: list[cst.BaseExpression]
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        else:
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, cst.Name):
+                self.scope.messages.add(target.value)
+            elif isinstance(target, cst.Tuple | cst.List):
+                self.scope.messages.update(e.value.value for e in target.elements if isinstance(e.value, cst.Name))
+
+    def _arms(self) -> tuple[tuple[tuple[int, int], ...], frozenset[int]]:
+        stack = self.stack
+        arms: list[tuple[int, int]] = []
+        exits: set[int] = set()
+        for i in range(len(stack) - 1):
+            node, child = stack[i], stack[i + 1]
+            if isinstance(node, cst.If):
+                depth, j = 0, i
+                while j > 0:
+                    above = stack[j - 1]
+                    if not isinstance(above, cst.If) or above.orelse is not stack[j]:
+                        break
+                    j -= 1
+                    depth += 1
+                chain = id(stack[j])
+                if child is node.body:
+                    arms.append((chain, depth))
+                    if _terminates(node.body):
+                        exits.add(chain)
+                elif isinstance(child, cst.Else):
+                    arms.append((chain, depth + 1))
+                    if _terminates(child.body):
+                        exits.add(chain)
+            elif isinstance(node, cst.IfExp):
+                arms.append((id(node), 0 if child is node.body else 1))
+            elif isinstance(node, cst.Match) and isinstance(child, cst.MatchCase):
+                arms.append((id(node), node.cases.index(child)))
+        return tuple(arms), frozenset(exits)
+
+    def _call(self, node: cst.Call) -> None:
+        scope = self.scope
+        found = context_method(node, scope.visible)
+        if found is None:
+            self._helper_call(node)
+            return
+        method, receiver = found
+        parent = self.stack[-2] if len(self.stack) > 1 else None
+        awaited = id(node) in self.awaited or (isinstance(parent, cst.Await) and parent.expression is node)
+        arms, exits = self._arms()
+        entry = EntryCall(node, method, receiver, scope, awaited, self.model.next_seq(), arms, exits)
+        self.model.entries.append(entry)
+        scope.entry_owner.entries.append(entry)
+        if method == "step":
+            for fn in (entry.arg(1, "fn"), entry.arg(99, "rollback")):
+                self._mark(fn, "step", entry, None)
+        elif method == "loop":
+            self._mark(entry.arg(1, "fn"), "loop", entry, None)
+        elif method in ("join", "race"):
+            branches = entry.arg(1, "branches")
+            if isinstance(branches, cst.Dict):
+                for element in branches.elements:
+                    if isinstance(element, cst.DictElement):
+                        self._mark(element.value, "branch", entry, literal_string(element.key))
+
+    def _mark(self, fn: cst.BaseExpression | None, kind: Literal["step", "loop", "branch"], entry: EntryCall, label: str | None) -> None:
+        if fn is None:
+            return
+        scope = self.scope
+        if isinstance(fn, cst.Lambda):
+            if kind == "step":
+                self.model._step_code.add(id(fn))
+            else:
+                child = self.model._nested_scope(kind, fn, scope, label)
+                self.model._lambda_scopes[id(fn)] = child
+                entry.children.append(child)
+        elif isinstance(fn, cst.Name):
+            if kind == "step":
+                self.model._step_code.add(id(fn))  # a function passed by reference is not called here
+            func = self.lookup(fn.value)
+            if func is None:
+                return
+            if kind == "step":
+                self.model._marks.setdefault(id(func), _Mark("step"))
+            elif id(func) not in self.model._marks:
+                child = self.model._nested_scope(kind, func, scope, label)
+                self.model._marks[id(func)] = _Mark(kind, child)
+                entry.children.append(child)
+                if self.model.module_defs.get(fn.value) is func:  # not nested: walk it on its own
+                    child.outer_contexts, child.self_name, child.root = frozenset(), None, func
+                    self.model._pending_methods.append((child, func))
+        elif kind == "step":
+            if isinstance(fn, cst.Attribute):
+                self.model._step_code.add(id(fn))
+        elif self._is_self(fn.value if isinstance(fn, cst.Attribute) else None):
+            assert isinstance(fn, cst.Attribute)
+            child_scope = self.model._method_scope(kind, scope.actor, fn.attr.value, scope, set(), label)
+            if child_scope is not None:
+                entry.children.append(child_scope)
+
+    def _is_self(self, node: cst.BaseExpression | None) -> bool:
+        return isinstance(node, cst.Name) and node.value == self.scope.self_name
+
+    def _helper_call(self, node: cst.Call) -> None:
+        """``self.helper(ctx)`` / ``helper(ctx)``: the callee is workflow code with that context."""
+        visible = self.scope.visible
+        passed = [
+            (i, a)
+            for i, a in enumerate(node.args)
+            if isinstance(a.value, cst.Name) and a.value.value in visible and a.star == ""
+        ]
+        if not passed:
+            return
+        func = node.func
+        target: cst.FunctionDef | None = None
+        method = False
+        if isinstance(func, cst.Attribute) and self._is_self(func.value) and func.attr.value in self.scope.actor.plain_methods:
+            target = self.scope.actor.methods.get(func.attr.value)
+            method = True
+        elif isinstance(func, cst.Name):
+            target = self.lookup(func.value)
+        if target is None:
+            return
+        params = _params(target)[1:] if method else _params(target)
+        kw = {p.name.value for p in [*_params(target), *target.params.kwonly_params]}
+        contexts: set[str] = set()
+        for index, arg in passed:
+            if arg.keyword is not None:
+                if arg.keyword.value in kw:
+                    contexts.add(arg.keyword.value)
+            elif index < len(params):
+                contexts.add(params[index].name.value)
+        if not contexts:
+            return
+        if method:
+            assert isinstance(func, cst.Attribute)
+            self.model._method_scope("helper", self.scope.actor, func.attr.value, self.scope, contexts, None)
+        elif id(target) not in self.model._marks and target.name.value in self.model.module_defs and self.model.module_defs[target.name.value] is target:
+            helper = Scope("helper", target, self.scope.actor, frozenset(contexts), frozenset(), None, self.scope, None, target)
+            self.model._marks[id(target)] = _Mark("helper", helper)
+            self.model._pending_methods.append((helper, target))
+        elif id(target) not in self.model._marks:
+            helper = self.model._nested_scope("helper", target, self.scope, None)
+            helper.contexts = helper.contexts | frozenset(contexts)
+            self.model._marks[id(target)] = _Mark("helper", helper)
+

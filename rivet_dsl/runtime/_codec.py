@@ -1,0 +1,41 @@
+"""Encoders and decoders, created once and reused (msgspec's first performance rule)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+from .._errors import InvalidArgumentsError
+
+__all__ = ["decode_builtins", "decoder_for", "encode", "to_builtins", "validate"]
+
+_encoder = msgspec.msgpack.Encoder()
+_builtins_decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
+
+#: Encode any msgspec-supported value to the internal storage format (MessagePack).
+encode = _encoder.encode
+#: Decode stored bytes to plain Python data (dicts, lists, str, int, ...).
+decode_builtins = _builtins_decoder.decode
+
+
+@lru_cache(maxsize=None)
+def decoder_for(tp: Any) -> msgspec.msgpack.Decoder[Any]:
+    """A typed MessagePack decoder for ``tp``, cached per type."""
+    return msgspec.msgpack.Decoder(tp)
+
+
+def to_builtins(value: Any) -> Any:
+    """Plain data as it goes over the wire (Structs become dicts, enums values, ...)."""
+    return msgspec.to_builtins(value)
+
+
+def validate(value: Any, tp: Any, what: str) -> Any:
+    """Convert wire data to ``tp`` or raise ``invalid_arguments`` (nothing else happens)."""
+    if tp is Any:
+        return value
+    try:
+        return msgspec.convert(value, tp)
+    except msgspec.ValidationError as exc:
+        raise InvalidArgumentsError(f"Invalid {what}: {exc}") from None

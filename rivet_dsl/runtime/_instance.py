@@ -1,0 +1,592 @@
+"""One live (awake) actor: lifecycle, action dispatch, state persistence, connections, alarms.
+
+A ``LiveActor`` exists only while the actor is awake; sleeping actors cost nothing but their
+rows in storage. It implements :class:`rivet_dsl.actor._host.ActorHost` for the user's actor
+object. Idle actors hold no tasks and no futures (see ``ARCHITECTURE.md``, "Cheap idle actors").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .._errors import (
+    ActionNotFoundError,
+    ActionTimedOutError,
+    ActorAbortedError,
+    InternalError,
+    RivetError,
+    StorageError,
+    WorkflowError,
+)
+from ..actor._definition import ActorDefinition
+from ..actor._guard import check_step_access
+from ..storage import ActorRecord
+from ._codec import decode_builtins, decoder_for, encode, to_builtins, validate
+from ._connection import Conn
+from ._keys import deserialize_key
+from ._queue import ActorQueue
+from ._schedule import Schedule
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ._runtime import Runtime
+
+__all__ = ["LiveActor", "Status", "wait_durable"]
+
+_log = logging.getLogger("rivet_dsl.actor")
+
+#: The connection of the action being executed (``self.conn``).
+current_conn: ContextVar[Conn | None] = ContextVar("rivet_current_conn", default=None)
+
+_EMPTY_CONNS: Mapping[str, Conn] = MappingProxyType({})
+
+
+class Status(enum.Enum):
+    """Lifecycle of a live actor."""
+
+    STARTING = "starting"  #: loading, creating, running on_create/on_wake
+    AWAKE = "awake"  #: serving actions
+    STOPPING = "stopping"  #: sleeping or being destroyed: hooks and final save in progress
+    STOPPED = "stopped"  #: gone from memory; the next call loads a new LiveActor
+    CRASHED = "crashed"  #: dropped without hooks or a final save (restart, storage failure)
+
+
+async def wait_durable(future: asyncio.Future[None] | None) -> None:
+    """Await a shared commit future without letting one cancelled waiter cancel it for all."""
+    if future is None:
+        return
+    if future.done():
+        future.result()
+        return
+    await asyncio.shield(future)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class LiveActor:
+    """The runtime side of one awake actor (``self._rivet`` of the user's actor object)."""
+
+    __slots__ = (
+        "_aborted",
+        "_conns",
+        "_destroy_requested",
+        "_durable",
+        "_inflight",
+        "_logger",
+        "_queue",
+        "_ready",
+        "_run_active",
+        "_run_task",
+        "_saved",
+        "_schedule",
+        "_state",
+        "_stopped",
+        "actor_id",
+        "definition",
+        "idle_since",
+        "key",
+        "name",
+        "runtime",
+        "status",
+        "user",
+        "workflow",
+        "workflow_alarm",
+    )
+
+    def __init__(self, runtime: Runtime, definition: ActorDefinition, record: ActorRecord) -> None:
+        self.runtime = runtime
+        self.definition = definition
+        self.actor_id = record.actor_id
+        self.name = definition.name
+        self.key = deserialize_key(record.key)
+        self.status = Status.STARTING
+        self.user: Any = object.__new__(definition.cls)
+        self.user._rivet = self
+        self._state: Any = None
+        self._saved: bytes | None = record.state
+        self._durable: asyncio.Future[None] | None = None
+        self._inflight = 0
+        self._conns: dict[str, Conn] | None = None
+        self._queue: ActorQueue | None = None
+        self._schedule: Schedule | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._run_active = False
+        self._aborted: asyncio.Event | None = None
+        self._destroy_requested = False
+        self._logger: logging.Logger | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self.idle_since = 0.0
+        #: The workflow engine's per-actor object (``None`` for other actors).
+        self.workflow: Any = None
+        #: The earliest workflow timer (sleep deadline, retry backoff), set by the engine.
+        self.workflow_alarm: float | None = None
+
+    # -- ActorHost ---------------------------------------------------------------------------
+
+    @property
+    def log(self) -> logging.Logger:
+        if self._logger is None:
+            self._logger = logging.getLogger(f"rivet_dsl.actor.{self.name}")
+        return self._logger
+
+    def get_state(self) -> Any:
+        return self._state
+
+    def set_state(self, value: Any) -> None:
+        self._state = value
+
+    def current_conn(self) -> Conn | None:
+        return current_conn.get()
+
+    def conns(self) -> Mapping[str, Conn]:
+        return MappingProxyType(self._conns) if self._conns else _EMPTY_CONNS
+
+    @property
+    def schedule(self) -> Schedule:
+        if self._schedule is None:
+            self._schedule = Schedule(self, [])
+        return self._schedule
+
+    @property
+    def queue(self) -> ActorQueue:
+        if self._queue is None:
+            self._queue = ActorQueue(self, [])
+        return self._queue
+
+    @property
+    def aborted(self) -> asyncio.Event:
+        if self._aborted is None:
+            self._aborted = asyncio.Event()
+            if self.status in (Status.STOPPING, Status.STOPPED, Status.CRASHED):
+                self._aborted.set()
+        return self._aborted
+
+    def client(self) -> Client:
+        return self.runtime.client()
+
+    def request_destroy(self) -> None:
+        self._destroy_requested = True
+        if self._inflight == 0:
+            self.runtime.spawn(self.runtime.destroy_live(self))
+
+    def check_queue_send(self) -> None:
+        check_step_access("queue send")
+
+    async def enqueue(self, name: str, body: Any) -> None:
+        check_step_access("queue send")
+        queue = self.queue
+        queue.push(queue.prepare(name, body))
+        await self.commit()
+
+    def broadcast(self, name: str, payload: Any) -> None:
+        check_step_access("broadcast")
+        if not self._conns:
+            return
+        args = [to_builtins(payload)]
+        for conn in self._conns.values():
+            if name in conn.subscriptions:
+                conn.deliver(name, args)
+
+    def send_event(self, conn: Conn, name: str, payload: Any) -> None:
+        check_step_access("send_to")
+        conn.send(name, payload)
+
+    async def save_state(self) -> None:
+        """Commit the state if it changed, and wait until everything written so far is durable."""
+        self._stage_state()
+        if self._durable is None:
+            self._durable = self.runtime.storage.commit()
+        await self._wait_saved()
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def _stage_state(self) -> bool:
+        """Put the state in the pending batch if it changed since the last save."""
+        if self.definition.stateless:
+            return False
+        blob = encode(self._state)
+        if blob == self._saved:
+            return False
+        self._saved = blob
+        self.runtime.storage.batch.put_state(self.actor_id, blob)
+        if "on_state_change" in self.definition.hooks:
+            try:
+                result = self.user.on_state_change(self._state)
+                if inspect.isawaitable(result):
+                    self.runtime.spawn(_maybe_await(result))
+            except Exception:
+                self.log.exception("on_state_change failed")
+        return True
+
+    def save_soon(self) -> None:
+        """Stage the state and make sure a commit is coming, without waiting for it."""
+        self._stage_state()
+        self._durable = self.runtime.storage.commit()
+
+    async def commit(self) -> None:
+        """Commit everything staged so far (this actor's and others') and wait for it."""
+        self._stage_state()
+        self._durable = self.runtime.storage.commit()
+        await self._wait_saved()
+
+    async def _wait_saved(self) -> None:
+        durable = self._durable
+        if durable is None:
+            return
+        try:
+            await wait_durable(durable)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # What is in memory was never committed: drop this incarnation so the next call
+            # reloads the last committed state (nothing unacknowledged may leak out).
+            self.runtime.drop_live(self)
+            raise StorageError(f"commit failed: {exc}") from None
+        if self._durable is durable:
+            self._durable = None
+
+    async def _persist_after_call(self) -> None:
+        if self._stage_state():
+            self._durable = self.runtime.storage.commit()
+        await self._wait_saved()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start_new(self, input: Any, record: ActorRecord) -> None:
+        """First start: ``create_state`` -> ``on_create`` -> (commit the actor row) -> wake."""
+        user = self.user
+        hooks = self.definition.hooks
+        self._queue = ActorQueue(self, []) if self.definition.queues else None
+        if self.definition.stateless:
+            self._state = None
+        else:
+            self._state = await _maybe_await(user.create_state(input))
+        if "on_create" in hooks:
+            await _maybe_await(user.on_create(input))
+        state_blob = None if self.definition.stateless else encode(self._state)
+        self._saved = state_blob
+        self.runtime.storage.batch.create_actor(
+            ActorRecord(record.actor_id, record.name, record.key, record.input, record.created_at, state_blob, None)
+        )
+        self.alarms_changed()
+        self._durable = self.runtime.storage.commit()
+        await self._wait_saved()
+        await self._wake()
+
+    async def start_existing(self, record: ActorRecord) -> None:
+        """Wake from storage: load state, queue and schedules, then ``on_wake`` and the run handler."""
+        storage = self.runtime.storage
+        if not self.definition.stateless and record.state is not None:
+            self._state = decoder_for(self.definition.state_type).decode(record.state)
+        if self.definition.queues:
+            self._queue = ActorQueue(self, await storage.load_queue(self.actor_id))
+        if record.alarm_at is not None:
+            self._schedule = Schedule(self, await storage.load_schedules(self.actor_id))
+        await self._wake()
+
+    async def _wake(self) -> None:
+        if "on_wake" in self.definition.hooks:
+            await _maybe_await(self.user.on_wake())
+        self.status = Status.AWAKE
+        run_kind = self.definition.run_kind
+        if run_kind == "run":
+            self._run_active = True
+            self._run_task = self.runtime.spawn(self._run_plain())
+        elif run_kind == "workflow":
+            from ._run_handler import start_workflow
+
+            self._run_active = True
+            self._run_task = self.runtime.spawn(start_workflow(self))
+        self.maybe_idle()
+        # Timers that fell due while the actor was asleep fire now.
+        due = self.next_alarm()
+        if due is not None:
+            self.runtime.arm_alarm(self.actor_id, due)
+
+    async def _run_plain(self) -> None:
+        try:
+            await self.user.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("run handler failed; the actor will sleep when idle")
+        finally:
+            self.run_finished()
+
+    def run_finished(self) -> None:
+        self._run_active = False
+        self._run_task = None
+        self.maybe_idle()
+
+    # -- idleness ----------------------------------------------------------------------------
+
+    def enter_wait(self) -> None:
+        """The run handler is waiting (queue, timer): it no longer keeps the actor awake."""
+        self._run_active = False
+        self.maybe_idle()
+
+    def leave_wait(self) -> None:
+        if self._run_task is not None:
+            if not self._run_active:
+                self._run_active = True
+                self.runtime.idle.remove(self)
+
+    def is_idle(self) -> bool:
+        return self._inflight == 0 and not self._conns and not self._run_active and self.status is Status.AWAKE
+
+    def maybe_idle(self) -> None:
+        if self.is_idle():
+            self.runtime.idle.add(self)
+
+    def _enter(self) -> None:
+        if self._inflight == 0:
+            self.runtime.idle.remove(self)
+        self._inflight += 1
+
+    def _exit(self) -> None:
+        self._inflight -= 1
+        if self._inflight == 0:
+            if self._destroy_requested:
+                self.runtime.spawn(self.runtime.destroy_live(self))
+            else:
+                self.maybe_idle()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    async def invoke(self, action: str, args: list[Any] | tuple[Any, ...], conn: Conn | None = None) -> Any:
+        """Run an action with wire arguments; returns wire data once every effect is durable."""
+        definition = self.definition.actions.get(action)
+        if definition is None:
+            raise ActionNotFoundError(f"Action {action!r} not found on actor {self.name!r}")
+        if args or definition.params:
+            values = validate(list(args), definition.args_type, f"arguments for action {action!r}")
+            call_args = [getattr(values, p.name) for p in definition.params]
+        else:
+            call_args = []
+        if self.status is not Status.AWAKE:
+            raise ActorAbortedError("The actor is stopping")
+        self._enter()
+        token = current_conn.set(conn) if conn is not None else None
+        try:
+            if definition.is_async:
+                timeout = definition.timeout if definition.timeout is not None else self.definition.options.action_timeout
+                scope = asyncio.timeout(timeout)
+                try:
+                    async with scope:
+                        result = await definition.fn(self.user, *call_args)
+                except TimeoutError:
+                    if scope.expired():
+                        raise ActionTimedOutError("Action timed out", metadata={"timeout": timeout}) from None
+                    raise
+            else:
+                result = definition.fn(self.user, *call_args)
+            output = to_builtins(result)
+        except RivetError as exc:
+            if not exc.public or isinstance(exc, StorageError):
+                self.log.error("action %s failed", action, exc_info=exc)
+                raise InternalError() from exc
+            raise
+        except Exception as exc:
+            self.log.exception("action %s failed", action)
+            raise InternalError() from exc
+        finally:
+            if token is not None:
+                current_conn.reset(token)
+            try:
+                await self._persist_after_call()
+            finally:
+                self._exit()
+        return output
+
+    async def fire_due(self) -> None:
+        """Run schedules that are due and wake workflow timers; then re-arm the next alarm."""
+        now = self.runtime.clock.now()
+        if self._schedule is not None:
+            for row in self._schedule.pop_due(now):
+                await self._fire_schedule(row.action, decode_builtins(row.args), row.schedule_id)
+        if self.workflow is not None and self.workflow_alarm is not None and self.workflow_alarm <= now:
+            self.workflow.on_alarm(now)
+        self.alarms_changed()
+        await self.commit()
+
+    async def _fire_schedule(self, action: str, args: list[Any], schedule_id: str) -> None:
+        definition = self.definition.actions.get(action)
+        self._enter()
+        try:
+            if definition is None:
+                self.log.error("scheduled action %s no longer exists; dropped", action)
+            else:
+                values = validate(list(args), definition.args_type, f"arguments for scheduled {action!r}")
+                result = definition.fn(self.user, *(getattr(values, p.name) for p in definition.params))
+                await _maybe_await(result)
+        except Exception:
+            self.log.exception("scheduled action %s failed (not retried)", action)
+        finally:
+            # The delete commits with the state the action changed: fired exactly once.
+            self.runtime.storage.batch.delete_schedule(self.actor_id, schedule_id)
+            try:
+                await self._persist_after_call()
+            finally:
+                self._exit()
+
+    # -- alarms ------------------------------------------------------------------------------
+
+    def next_alarm(self) -> float | None:
+        candidates = [
+            t
+            for t in (
+                None if self._schedule is None else self._schedule.next_fire_at(),
+                self.workflow_alarm,
+            )
+            if t is not None
+        ]
+        return min(candidates) if candidates else None
+
+    def alarms_changed(self) -> None:
+        """Persist the earliest alarm (with the next commit) and arm the in-memory timer."""
+        at = self.next_alarm()
+        self.runtime.storage.batch.set_alarm(self.actor_id, at)
+        if at is not None:
+            self.runtime.arm_alarm(self.actor_id, at)
+        else:
+            self.runtime.disarm_alarm(self.actor_id)
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def connect(self, conn: Conn) -> Conn:
+        user = self.user
+        hooks = self.definition.hooks
+        self._enter()
+        try:
+            if "on_before_connect" in hooks:
+                await _maybe_await(user.on_before_connect(conn.params))
+            if "create_conn_state" in hooks:
+                conn.state = await _maybe_await(user.create_conn_state(conn.params))
+            if self._conns is None:
+                self._conns = {}
+            self._conns[conn.id] = conn
+            if "on_connect" in hooks:
+                await _maybe_await(user.on_connect(conn))
+        except RivetError as exc:
+            if not exc.public:
+                raise InternalError() from exc
+            raise
+        except Exception as exc:
+            self.log.exception("connection rejected by a hook")
+            raise InternalError() from exc
+        finally:
+            try:
+                await self._persist_after_call()
+            finally:
+                self._exit()
+        return conn
+
+    async def disconnect(self, conn: Conn) -> None:
+        if self._conns is None or self._conns.pop(conn.id, None) is None:
+            return
+        conn.closed = True
+        if "on_disconnect" in self.definition.hooks and self.status is Status.AWAKE:
+            self._enter()
+            try:
+                await _maybe_await(self.user.on_disconnect(conn))
+            except Exception:
+                self.log.exception("on_disconnect failed")
+            finally:
+                try:
+                    await self._persist_after_call()
+                finally:
+                    self._exit()
+        else:
+            self.maybe_idle()
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def _begin_stop(self) -> None:
+        self.status = Status.STOPPING
+        self.runtime.idle.remove(self)
+        if self._aborted is not None:
+            self._aborted.set()
+
+    async def _stop_run_handler(self) -> None:
+        task = self._run_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])  # the handler's own failure, if any, was logged by it
+        self._run_task = None
+        self._run_active = False
+
+    async def sleep(self) -> None:
+        """Idle sleep: ``on_sleep``, final save (state and alarm), then leave memory."""
+        self._begin_stop()
+        await self._stop_run_handler()
+        if "on_sleep" in self.definition.hooks:
+            try:
+                await _maybe_await(self.user.on_sleep())
+            except Exception:
+                self.log.exception("on_sleep failed")
+        try:
+            self.alarms_changed()
+            await self.commit()
+        finally:
+            self.status = Status.STOPPED
+
+    async def destroy(self) -> None:
+        """``on_destroy``, then delete the actor and everything it owns."""
+        self._begin_stop()
+        await self._stop_run_handler()
+        for conn in list((self._conns or {}).values()):
+            conn.closed = True
+            conn.disconnect("actor destroyed")
+        self._conns = None
+        if "on_destroy" in self.definition.hooks:
+            try:
+                await _maybe_await(self.user.on_destroy())
+            except Exception:
+                self.log.exception("on_destroy failed")
+        self.runtime.storage.batch.destroy_actor(self.actor_id)
+        self.runtime.disarm_alarm(self.actor_id)
+        try:
+            self._durable = self.runtime.storage.commit()
+            await wait_durable(self._durable)
+        finally:
+            self.status = Status.STOPPED
+
+    def crash(self) -> None:
+        """Drop without hooks or a final save (what a ``kill -9`` does)."""
+        self.status = Status.CRASHED
+        if self._aborted is not None:
+            self._aborted.set()
+        task = self._run_task
+        if task is not None and not task.done():
+            task.cancel()
+        self._run_task = None
+        for conn in list((self._conns or {}).values()):
+            conn.closed = True
+            conn.disconnect("actor crashed")
+        self._conns = None
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def has_conns(self) -> bool:
+        return bool(self._conns)
+
+    def workflow_error(self, exc: BaseException) -> None:
+        """Log a workflow failure the way the runtime logs run-handler failures."""
+        if isinstance(exc, WorkflowError | RivetError):
+            self.log.error("workflow failed: %s", exc)
+        else:
+            self.log.error("workflow failed", exc_info=exc)

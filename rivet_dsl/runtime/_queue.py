@@ -1,0 +1,346 @@
+"""Durable per-actor queues: FIFO by arrival, limits, completable messages and waiting senders.
+
+Messages live in memory while the actor is awake (loaded from storage on wake) and in the
+``queue`` table. A send is acknowledged only after its row is committed. A non-completable
+receive deletes the row in the next commit; a completable one keeps it until ``complete()``,
+so it is delivered again after a crash (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .._errors import (
+    QueueAlreadyCompletedError,
+    QueueFullError,
+    QueueMessageTooLargeError,
+    QueuePreviousMessageNotCompletedError,
+    QueueUnknownError,
+)
+from ..client._types import QueueSendResult
+from ..storage import QueueRow
+from ._codec import decoder_for, encode, to_builtins, validate
+
+if TYPE_CHECKING:
+    from ._instance import LiveActor
+
+__all__ = ["ActorQueue", "QueueMessage", "QueueSendResult", "queue_names"]
+
+T = TypeVar("T")
+
+
+class QueueMessage(Generic[T]):
+    """A received message. ``complete(response)`` answers a completable one."""
+
+    __slots__ = ("_completer", "_completed", "body", "created_at", "id", "name")
+
+    def __init__(
+        self,
+        id: int,
+        name: str,
+        body: T,
+        created_at: float,
+        completer: Callable[[QueueMessage[Any], Any], Awaitable[None]] | None = None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.body = body
+        self.created_at = created_at
+        self._completer = completer
+        self._completed = completer is None
+
+    @property
+    def completable(self) -> bool:
+        """Whether this message waits for ``complete()``."""
+        return self._completer is not None
+
+    @property
+    def completed(self) -> bool:
+        """Whether ``complete()`` was called (always true for non-completable messages)."""
+        return self._completed
+
+    async def complete(self, response: Any = None) -> None:
+        """Answer the message: the sender's ``send(..., wait=True)`` returns ``response``."""
+        if self._completer is None:
+            return
+        if self._completed:
+            raise QueueAlreadyCompletedError()
+        await self._completer(self, response)
+        self._completed = True
+
+    def __repr__(self) -> str:
+        return f"QueueMessage(id={self.id}, name={self.name!r}, body={self.body!r})"
+
+
+def queue_names(names: Any) -> tuple[str, ...] | None:
+    """Normalize a ``names=`` argument (a name, a ref, or a sequence of them) to wire names."""
+    if names is None:
+        return None
+    if isinstance(names, str) or hasattr(names, "name") and not isinstance(names, Sequence):
+        names = [names]
+    out: list[str] = []
+    for item in names:
+        name = item if isinstance(item, str) else getattr(item, "name", None)
+        if not isinstance(name, str):
+            raise TypeError(f"not a queue name or queue reference: {item!r}")
+        if name not in out:
+            out.append(name)
+    return tuple(out) or None
+
+
+def _resolver(future: asyncio.Future[None]) -> Callable[[], None]:
+    def resolve() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    return resolve
+
+
+class _Waiter:
+    __slots__ = ("future", "names")
+
+    def __init__(self, names: tuple[str, ...] | None, future: asyncio.Future[None]) -> None:
+        self.names = names
+        self.future = future
+
+
+class ActorQueue:
+    """The queues of one live actor (``self.queue`` in actor code)."""
+
+    __slots__ = ("_actor", "_completions", "_messages", "_next_seq", "_outstanding", "_taken", "_waiters")
+
+    def __init__(self, actor: LiveActor, rows: list[QueueRow]) -> None:
+        self._actor = actor
+        self._messages: list[QueueRow] = rows
+        self._next_seq = (rows[-1].seq + 1) if rows else 1
+        self._waiters: list[_Waiter] = []
+        #: Sends waiting for completion, by message seq.
+        self._completions: dict[int, asyncio.Future[Any]] = {}
+        #: The completable message handed to the plain run loop and not completed yet.
+        self._outstanding: QueueMessage[Any] | None = None
+        #: Seqs handed out (completable, not yet completed) that receives must skip.
+        self._taken: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def _check_known(self, names: tuple[str, ...] | None) -> None:
+        if names is None:
+            return
+        queues = self._actor.definition.queues
+        for name in names:
+            if name not in queues:
+                raise QueueUnknownError(self._actor.name, name)
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def prepare(self, name: str, body: Any) -> QueueRow:
+        """Validate and encode a message and reserve its place (no I/O); raise and change nothing on bad input."""
+        actor = self._actor
+        definition = actor.definition.queues.get(name)
+        if definition is None:
+            raise QueueUnknownError(actor.name, name)
+        body_type = definition.body_type
+        if isinstance(body_type, type) and isinstance(body, body_type):
+            typed = body  # already the declared type (an in-actor send): skip the round trip
+        else:
+            typed = validate(to_builtins(body), body_type, f"body for queue {name!r}")
+        blob = encode(typed)
+        limit_size = actor.definition.options.max_queue_message_size
+        if len(blob) > limit_size:
+            raise QueueMessageTooLargeError(len(blob), limit_size)
+        if definition.max_size is not None:
+            if sum(1 for row in self._messages if row.name == name) >= definition.max_size:
+                raise QueueFullError(definition.max_size)
+        limit = actor.definition.options.max_queue_size
+        if len(self._messages) >= limit:
+            raise QueueFullError(limit)
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        return QueueRow(actor.actor_id, seq, name, blob, actor.runtime.clock.now())
+
+    def push(self, row: QueueRow) -> None:
+        """Make a prepared message visible: write it to the pending batch and wake receivers."""
+        self._messages.append(row)
+        self._actor.runtime.storage.batch.enqueue(row)
+        self._notify(row.name)
+
+    def _notify(self, name: str) -> None:
+        for waiter in self._waiters:
+            if not waiter.future.done() and (waiter.names is None or name in waiter.names):
+                waiter.future.set_result(None)
+
+    def watch(self, names: tuple[str, ...] | None) -> asyncio.Future[None]:
+        """A future resolved when a message for ``names`` arrives (used by waits)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(_Waiter(names, future))
+        return future
+
+    def unwatch(self, future: asyncio.Future[None]) -> None:
+        self._waiters = [w for w in self._waiters if w.future is not future]
+
+    async def send(self, name: str, body: Any) -> None:
+        """Enqueue ``body`` on this actor's queue ``name``; returns once it is durable."""
+        self._actor.check_queue_send()
+        await self._actor.enqueue(name, body)
+
+    async def send_and_wait(self, name: str, body: Any, timeout: float | None) -> QueueSendResult[Any]:
+        """Enqueue, then wait up to ``timeout`` seconds for the receiver to complete the message."""
+        row = self.prepare(name, body)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._completions[row.seq] = future
+        try:
+            self.push(row)
+            await self._actor.commit()
+            if timeout is None:
+                response = await future
+            else:
+                try:
+                    response = await asyncio.wait_for(asyncio.shield(future), timeout)
+                except TimeoutError:
+                    return QueueSendResult("timed_out")
+            return QueueSendResult("completed", response)
+        finally:
+            self._completions.pop(row.seq, None)
+
+    # -- receiving (plain run loops; the workflow engine uses take()/remove() directly) ----------
+
+    def take(
+        self, names: tuple[str, ...] | None, count: int
+    ) -> list[QueueRow]:
+        """Up to ``count`` oldest messages for ``names`` that nobody holds (no I/O, no removal)."""
+        out: list[QueueRow] = []
+        for row in self._messages:
+            if row.seq in self._taken:
+                continue
+            if names is None or row.name in names:
+                out.append(row)
+                if len(out) >= count:
+                    break
+        return out
+
+    def remove(self, row: QueueRow) -> None:
+        """Delete a message (from memory now, from storage in the next commit)."""
+        try:
+            self._messages.remove(row)
+        except ValueError:
+            return
+        self._taken.discard(row.seq)
+        self._actor.runtime.storage.batch.dequeue(row.actor_id, row.seq)
+
+    def hold(self, row: QueueRow) -> None:
+        """Hide a message from other receivers until it is completed or the actor restarts."""
+        self._taken.add(row.seq)
+
+    def decode(self, row: QueueRow) -> Any:
+        """The message body as its declared type."""
+        definition = self._actor.definition.queues.get(row.name)
+        body_type = definition.body_type if definition is not None else Any
+        return decoder_for(body_type).decode(row.body)
+
+    def resolve_completion(self, seq: int, response: Any) -> None:
+        """Answer a waiting sender (after the completion was committed)."""
+        future = self._completions.get(seq)
+        if future is not None and not future.done():
+            future.set_result(response)
+
+    def encode_response(self, row: QueueRow, response: Any) -> Any:
+        """Validate a completion response against the queue's response type; returns wire data."""
+        definition = self._actor.definition.queues.get(row.name)
+        if definition is not None and definition.response_type is not type(None) and response is not None:
+            response = validate(to_builtins(response), definition.response_type, f"response for queue {row.name!r}")
+        return to_builtins(response)
+
+    async def next(
+        self,
+        names: Any = None,
+        *,
+        timeout: float | None = None,
+        completable: bool = False,
+    ) -> QueueMessage[Any] | None:
+        """The oldest message of ``names`` (``None``: any queue); ``None`` after ``timeout`` seconds."""
+        batch = await self.next_batch(names, count=1, timeout=timeout, completable=completable)
+        return batch[0] if batch else None
+
+    async def next_batch(
+        self,
+        names: Any = None,
+        *,
+        count: int = 1,
+        timeout: float | None = None,
+        completable: bool = False,
+    ) -> list[QueueMessage[Any]]:
+        """Up to ``count`` messages, oldest first; ``[]`` after ``timeout`` seconds without any."""
+        actor = self._actor
+        if self._outstanding is not None and not self._outstanding.completed:
+            raise QueuePreviousMessageNotCompletedError()
+        wanted = queue_names(names)
+        self._check_known(wanted)
+        if count < 1:
+            count = 1
+        clock = actor.runtime.clock
+        deadline = None if timeout is None else clock.now() + timeout
+        while True:
+            rows = self.take(wanted, count)
+            if rows:
+                return self._hand_out(rows, completable)
+            if deadline is not None and clock.now() >= deadline:
+                return []
+            future = self.watch(wanted)
+            timer = None if deadline is None else clock.call_at(deadline, _resolver(future))
+            actor.enter_wait()
+            try:
+                await future
+            finally:
+                actor.leave_wait()
+                self.unwatch(future)
+                if timer is not None:
+                    timer.cancel()
+
+    def _hand_out(self, rows: list[QueueRow], completable: bool) -> list[QueueMessage[Any]]:
+        actor = self._actor
+        out: list[QueueMessage[Any]] = []
+        for row in rows:
+            body = self.decode(row)
+            if completable:
+                self.hold(row)
+                message: QueueMessage[Any] = QueueMessage(row.seq, row.name, body, row.created_at, self._completer(row))
+                self._outstanding = message
+            else:
+                self.remove(row)
+                message = QueueMessage(row.seq, row.name, body, row.created_at)
+            out.append(message)
+        if not completable:
+            # The deletes ride on the next commit; schedule it without waiting.
+            actor.save_soon()
+        return out
+
+    def _completer(self, row: QueueRow) -> Callable[[QueueMessage[Any], Any], Awaitable[None]]:
+        async def complete(message: QueueMessage[Any], response: Any) -> None:
+            wire = self.encode_response(row, response)
+            self.remove(row)
+            await self._actor.save_state()
+            self.resolve_completion(row.seq, wire)
+
+        return complete
+
+    async def iter(
+        self, names: Any = None, *, completable: bool = False
+    ) -> AsyncIterator[QueueMessage[Any]]:
+        """Receive forever: ``async for message in self.queue.iter(): ...``."""
+        while True:
+            message = await self.next(names, completable=completable)
+            if message is not None:
+                yield message
+
+    def forget_outstanding(self) -> None:
+        self._outstanding = None
+
+    def pending_names(self) -> list[str]:
+        return [row.name for row in self._messages]

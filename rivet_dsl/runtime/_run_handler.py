@@ -1,0 +1,24 @@
+"""Starts a ``@workflow`` run handler on the durable workflow engine.
+
+The engine lives in :mod:`rivet_dsl.workflow`; the runtime only hands it the live actor and
+gets back a coroutine that runs until the workflow completes, fails or is evicted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._instance import LiveActor
+
+__all__ = ["start_workflow"]
+
+
+async def start_workflow(actor: LiveActor) -> None:
+    """Run the actor's workflow until it completes, fails, or the actor stops."""
+    from ..workflow._driver import run_workflow
+
+    try:
+        await run_workflow(actor)
+    finally:
+        actor.run_finished()

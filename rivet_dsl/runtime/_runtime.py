@@ -1,0 +1,503 @@
+"""The actor host: addressing, waking and sleeping actors, alarms, and the calls transports make.
+
+Everything a transport (the in-process client, the HTTP/WebSocket server) can do goes through
+the public coroutine methods of :class:`Runtime`; none of them know about the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._errors import ActorAlreadyExistsError, ActorNotFoundError, RivetError
+from ..actor._definition import ActorDefinition
+from ..storage import ActorRecord, Storage
+from ._clock import Clock, SystemClock, Timer
+from ._codec import decode_builtins, encode, to_builtins
+from ._connection import Conn, EventSink
+from ._instance import LiveActor, Status
+from ._keys import KeyLike, deserialize_key, normalize_key, serialize_key
+from ._queue import QueueSendResult
+
+if TYPE_CHECKING:
+    from .._registry import Registry
+    from ..client import Client
+
+__all__ = ["ActorInfo", "Runtime"]
+
+_log = logging.getLogger("rivet_dsl.runtime")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ActorInfo:
+    """An actor's identity as the manager API reports it."""
+
+    actor_id: str
+    name: str
+    key: tuple[str, ...]
+    created_at: float
+    #: Whether this call created the actor (``get_or_create``).
+    created: bool = False
+
+
+def new_actor_id() -> str:
+    """A 30-character lowercase id, like Rivet's."""
+    return secrets.token_hex(15)
+
+
+class _IdleTracker:
+    """Actors with nothing to do, oldest first, one ordered dict per actor class.
+
+    All actors of a class share one sleep timeout, so insertion order is deadline order and
+    one timer per class is enough (no per-actor timers).
+    """
+
+    __slots__ = ("_by_class", "_runtime", "_timers")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._by_class: dict[ActorDefinition, OrderedDict[str, LiveActor]] = {}
+        self._timers: dict[ActorDefinition, tuple[float, Timer]] = {}
+
+    def add(self, actor: LiveActor) -> None:
+        idle = self._by_class.get(actor.definition)
+        if idle is None:
+            idle = self._by_class[actor.definition] = OrderedDict()
+        if actor.actor_id in idle:
+            return
+        actor.idle_since = self._runtime.clock.now()
+        idle[actor.actor_id] = actor
+        if len(idle) == 1:
+            self._arm(actor.definition, actor.idle_since + actor.definition.options.sleep_timeout)
+
+    def remove(self, actor: LiveActor) -> None:
+        idle = self._by_class.get(actor.definition)
+        if idle:
+            idle.pop(actor.actor_id, None)
+
+    def __len__(self) -> int:
+        return sum(len(idle) for idle in self._by_class.values())
+
+    def _arm(self, definition: ActorDefinition, when: float) -> None:
+        current = self._timers.get(definition)
+        if current is not None:
+            if current[0] <= when:
+                return
+            current[1].cancel()
+        timer = self._runtime.clock.call_at(when, lambda: self._sweep(definition))
+        self._timers[definition] = (when, timer)
+
+    def _sweep(self, definition: ActorDefinition) -> asyncio.Future[Any] | None:
+        self._timers.pop(definition, None)
+        idle = self._by_class.get(definition)
+        if not idle:
+            return None
+        now = self._runtime.clock.now()
+        timeout = definition.options.sleep_timeout
+        sleeping: list[asyncio.Task[None]] = []
+        while idle:
+            actor = next(iter(idle.values()))
+            if actor.idle_since + timeout > now:
+                self._arm(definition, actor.idle_since + timeout)
+                break
+            idle.popitem(last=False)
+            if actor.is_idle():
+                sleeping.append(self._runtime.spawn(self._runtime.sleep_live(actor)))
+        return asyncio.gather(*sleeping) if sleeping else None
+
+    def cancel(self) -> None:
+        for _, timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._by_class.clear()
+
+
+class Runtime:
+    """Hosts the actors of a registry on one storage.
+
+    Args:
+        registry: the actor classes (``setup(...)``).
+        storage: where everything persists (``SqliteStorage`` by default in servers and tests).
+        clock: the time source for every timer (``MockClock`` in tests).
+    """
+
+    def __init__(self, registry: Registry, *, storage: Storage, clock: Clock | None = None) -> None:
+        self.registry = registry
+        self.storage = storage
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.idle = _IdleTracker(self)
+        self._live: dict[str, LiveActor] = {}
+        self._live_by_key: dict[tuple[str, str], LiveActor] = {}
+        self._alarms: dict[str, tuple[float, Timer]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._client: Client | None = None
+        self._running = False
+        #: Incremented on every wake from storage (tests and benchmarks).
+        self.wakes = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open storage and arm the alarms of sleeping actors (schedules, workflow timers)."""
+        await self.storage.open()
+        self._running = True
+        for actor_id, at in await self.storage.load_alarms():
+            self.arm_alarm(actor_id, at)
+
+    async def stop(self) -> None:
+        """Graceful shutdown: every live actor sleeps (``on_sleep``, final save), storage closes."""
+        if not self._running:
+            return
+        self._running = False
+        self.idle.cancel()
+        for actor in list(self._live.values()):
+            if actor.status is Status.AWAKE:
+                for conn in list(actor.conns().values()):
+                    conn.disconnect("server shutting down")
+                    await actor.disconnect(conn)
+                await self.sleep_live(actor)
+        self._disarm_all()
+        await self._cancel_tasks()
+        await self.storage.close()
+
+    async def crash(self) -> None:
+        """Drop everything without hooks or a final save, as a ``kill -9`` would."""
+        self._running = False
+        self.idle.cancel()
+        for actor in list(self._live.values()):
+            actor.crash()
+        self._live.clear()
+        self._live_by_key.clear()
+        self._disarm_all()
+        await self._cancel_tasks()
+        await self.storage.abort()
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``coro`` as a task owned by the runtime (cancelled on stop; failures logged)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, RivetError | ConnectionAbortedError):
+                _log.error("background task failed", exc_info=exc)
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def client(self) -> Client:
+        """An untyped client over this runtime (what ``self.client()`` returns in actors)."""
+        if self._client is None:
+            from ..client import Client
+            from ._transport import InProcessTransport
+
+            self._client = Client(InProcessTransport(self))
+        return self._client
+
+    # -- addressing --------------------------------------------------------------------------
+
+    def definition(self, name: str) -> ActorDefinition:
+        definition = self.registry.definitions.get(name)
+        if definition is None:
+            raise ActorNotFoundError(f"No actor named {name!r} in this registry", metadata={"name": name})
+        return definition
+
+    async def get(self, name: str, key: KeyLike = None) -> ActorInfo:
+        """The actor for ``name`` and ``key``; ``actor/not_found`` if it does not exist."""
+        info = await self._find(name, normalize_key(key))
+        if info is None:
+            raise ActorNotFoundError(f"Actor not found: {name} {list(normalize_key(key))}")
+        return info
+
+    async def get_or_create(self, name: str, key: KeyLike = None, input: Any = None) -> ActorInfo:
+        """The actor for ``name`` and ``key``, created (with ``input``) if it does not exist."""
+        key_tuple = normalize_key(key)
+        info = await self._find(name, key_tuple)
+        if info is not None:
+            return info
+        return await self._create(name, key_tuple, input)
+
+    async def create(self, name: str, key: KeyLike = None, input: Any = None) -> ActorInfo:
+        """Create the actor; ``actor/duplicate_key`` if one exists for ``name`` and ``key``."""
+        key_tuple = normalize_key(key)
+        if await self._find(name, key_tuple) is not None:
+            raise ActorAlreadyExistsError(f"Actor already exists: {name} {list(key_tuple)}")
+        return await self._create(name, key_tuple, input)
+
+    async def get_for_id(self, actor_id: str) -> ActorInfo:
+        """The actor with this id; ``actor/not_found`` otherwise."""
+        live = self._live.get(actor_id)
+        if live is not None and live.status in (Status.STARTING, Status.AWAKE):
+            return ActorInfo(live.actor_id, live.name, live.key, 0.0)
+        record = await self.storage.load_actor(actor_id)
+        if record is None:
+            raise ActorNotFoundError(f"Actor not found: {actor_id}", metadata={"actor_id": actor_id})
+        return ActorInfo(record.actor_id, record.name, deserialize_key(record.key), record.created_at)
+
+    async def list_actors(self, name: str | None = None, key: KeyLike = None, limit: int = 1000) -> list[ActorInfo]:
+        """Actors known to storage, optionally filtered by name (and key)."""
+        if name is not None and key is not None:
+            found = await self._find(name, normalize_key(key))
+            return [] if found is None else [found]
+        records = await self.storage.list_actors(name, limit)
+        return [ActorInfo(r.actor_id, r.name, deserialize_key(r.key), r.created_at) for r in records]
+
+    async def _find(self, name: str, key: tuple[str, ...]) -> ActorInfo | None:
+        definition = self.definition(name)
+        key_text = serialize_key(key)
+        live = self._live_by_key.get((definition.name, key_text))
+        if live is not None:
+            if live.status is Status.STARTING and live._ready is not None:
+                await asyncio.shield(live._ready)
+            return ActorInfo(live.actor_id, live.name, live.key, 0.0)
+        record = await self.storage.find_actor(definition.name, key_text)
+        if record is None:
+            # A concurrent create for the same key may have registered meanwhile.
+            live = self._live_by_key.get((definition.name, key_text))
+            if live is not None:
+                if live._ready is not None:
+                    await asyncio.shield(live._ready)
+                return ActorInfo(live.actor_id, live.name, live.key, 0.0)
+            return None
+        return ActorInfo(record.actor_id, record.name, key, record.created_at)
+
+    async def _create(self, name: str, key: tuple[str, ...], input: Any) -> ActorInfo:
+        definition = self.definition(name)
+        key_text = serialize_key(key)
+        existing = self._live_by_key.get((definition.name, key_text))
+        if existing is not None:
+            if existing._ready is not None:
+                await asyncio.shield(existing._ready)
+            return ActorInfo(existing.actor_id, existing.name, existing.key, 0.0)
+        wire_input = to_builtins(input)
+        record = ActorRecord(
+            new_actor_id(),
+            definition.name,
+            key_text,
+            None if wire_input is None else encode(wire_input),
+            self.clock.now(),
+        )
+        actor = LiveActor(self, definition, record)
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        actor._ready = ready
+        self._live[actor.actor_id] = actor
+        self._live_by_key[(definition.name, key_text)] = actor
+        try:
+            await actor.start_new(wire_input, record)
+        except BaseException as exc:
+            self._forget(actor)
+            actor.status = Status.CRASHED
+            ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError("creation cancelled"))
+            ready.exception()
+            raise
+        actor._ready = None
+        ready.set_result(None)
+        return ActorInfo(actor.actor_id, definition.name, key, record.created_at, created=True)
+
+    # -- waking ------------------------------------------------------------------------------
+
+    async def acquire(self, actor_id: str) -> LiveActor:
+        """The awake actor with this id, waking it from storage if it sleeps."""
+        actor = self._live.get(actor_id)
+        if actor is not None and actor.status is Status.AWAKE:
+            return actor
+        while True:
+            actor = self._live.get(actor_id)
+            if actor is None:
+                return await self._wake(actor_id)
+            if actor.status is Status.AWAKE:
+                return actor
+            if actor.status is Status.STARTING and actor._ready is not None:
+                await asyncio.shield(actor._ready)
+            elif actor.status is Status.STOPPING and actor._stopped is not None:
+                await asyncio.shield(actor._stopped)
+            else:
+                self._forget(actor)
+
+    async def _wake(self, actor_id: str) -> LiveActor:
+        if not self._running:
+            raise ActorNotFoundError("The runtime is not running")
+        record = await self.storage.load_actor(actor_id)
+        current = self._live.get(actor_id)
+        if current is not None:  # woken concurrently while we were reading
+            return await self.acquire(actor_id)
+        if record is None:
+            raise ActorNotFoundError(f"Actor not found: {actor_id}", metadata={"actor_id": actor_id})
+        definition = self.registry.definitions.get(record.name)
+        if definition is None:
+            raise ActorNotFoundError(f"Actor {actor_id} is a {record.name!r}, which this registry does not define")
+        actor = LiveActor(self, definition, record)
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        actor._ready = ready
+        self._live[actor_id] = actor
+        self._live_by_key[(definition.name, record.key)] = actor
+        try:
+            await actor.start_existing(record)
+        except BaseException as exc:
+            self._forget(actor)
+            actor.crash()
+            ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError("wake cancelled"))
+            ready.exception()
+            raise
+        self.wakes += 1
+        actor._ready = None
+        ready.set_result(None)
+        return actor
+
+    def _forget(self, actor: LiveActor) -> None:
+        if self._live.get(actor.actor_id) is actor:
+            del self._live[actor.actor_id]
+        key = (actor.definition.name, serialize_key(actor.key))
+        if self._live_by_key.get(key) is actor:
+            del self._live_by_key[key]
+        self.idle.remove(actor)
+
+    def drop_live(self, actor: LiveActor) -> None:
+        """Forget an incarnation whose in-memory data may be ahead of storage."""
+        if actor.status is not Status.CRASHED:
+            actor.crash()
+        self._forget(actor)
+
+    async def sleep_live(self, actor: LiveActor) -> None:
+        """Put an awake actor to sleep (idle timeout or shutdown)."""
+        if actor.status is not Status.AWAKE:
+            return
+        stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        actor._stopped = stopped
+        try:
+            await actor.sleep()
+        finally:
+            self._forget(actor)
+            stopped.set_result(None)
+        next_alarm = actor.next_alarm()
+        if next_alarm is not None and self._running:
+            self.arm_alarm(actor.actor_id, next_alarm)
+
+    async def destroy_live(self, actor: LiveActor) -> None:
+        if actor.status is not Status.AWAKE:
+            return
+        stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        actor._stopped = stopped
+        try:
+            await actor.destroy()
+        finally:
+            self._forget(actor)
+            stopped.set_result(None)
+
+    def is_awake(self, actor_id: str) -> bool:
+        actor = self._live.get(actor_id)
+        return actor is not None and actor.status is Status.AWAKE
+
+    def live_count(self) -> int:
+        return len(self._live)
+
+    def live_actors(self) -> Iterable[LiveActor]:
+        return list(self._live.values())
+
+    # -- alarms ------------------------------------------------------------------------------
+
+    def arm_alarm(self, actor_id: str, at: float) -> None:
+        current = self._alarms.get(actor_id)
+        if current is not None:
+            if current[0] == at:
+                return
+            current[1].cancel()
+        timer = self.clock.call_at(at, lambda: self._fire_alarm(actor_id, at))
+        self._alarms[actor_id] = (at, timer)
+
+    def disarm_alarm(self, actor_id: str) -> None:
+        current = self._alarms.pop(actor_id, None)
+        if current is not None:
+            current[1].cancel()
+
+    def _disarm_all(self) -> None:
+        for _, timer in self._alarms.values():
+            timer.cancel()
+        self._alarms.clear()
+
+    def _fire_alarm(self, actor_id: str, at: float) -> asyncio.Task[None] | None:
+        current = self._alarms.get(actor_id)
+        if current is not None and current[0] == at:
+            del self._alarms[actor_id]
+        if not self._running:
+            return None
+        return self.spawn(self._run_alarm(actor_id))
+
+    async def _run_alarm(self, actor_id: str) -> None:
+        try:
+            actor = await self.acquire(actor_id)
+        except ActorNotFoundError:
+            return
+        await actor.fire_due()
+
+    # -- calls -------------------------------------------------------------------------------
+
+    async def call(self, actor_id: str, action: str, args: list[Any] | tuple[Any, ...], conn: Conn | None = None) -> Any:
+        """Call an action with wire arguments; returns wire data after its effects are durable."""
+        actor = self._live.get(actor_id)
+        if actor is None or actor.status is not Status.AWAKE:
+            actor = await self.acquire(actor_id)
+        return await actor.invoke(action, args, conn)
+
+    async def send(
+        self, actor_id: str, queue: str, body: Any, *, wait: bool = False, timeout: float | None = None
+    ) -> QueueSendResult[Any]:
+        """Enqueue a message (acknowledged once durable); with ``wait``, wait for its completion."""
+        actor = self._live.get(actor_id)
+        if actor is None or actor.status is not Status.AWAKE:
+            actor = await self.acquire(actor_id)
+        actor._enter()
+        try:
+            if wait:
+                return await actor.queue.send_and_wait(queue, body, timeout)
+            queue_ = actor.queue
+            queue_.push(queue_.prepare(queue, body))
+            await actor.commit()
+            return QueueSendResult("completed")
+        finally:
+            actor._exit()
+
+    async def connect(
+        self,
+        actor_id: str,
+        params: Any,
+        sink: EventSink,
+        close: Any = None,
+    ) -> Conn:
+        """Open a connection; ``on_before_connect`` may reject it by raising."""
+        actor = await self.acquire(actor_id)
+        conn = Conn(params, sink, close)
+        return await actor.connect(conn)
+
+    async def conn_call(self, actor_id: str, conn: Conn, action: str, args: list[Any]) -> Any:
+        """An action over a connection (``self.conn`` is set)."""
+        return await self.call(actor_id, action, args, conn)
+
+    async def disconnect(self, actor_id: str, conn: Conn) -> None:
+        """Close a connection (``on_disconnect`` runs); the actor may sleep afterwards."""
+        actor = self._live.get(actor_id)
+        if actor is not None:
+            await actor.disconnect(conn)
+
+    async def destroy(self, actor_id: str) -> None:
+        """Destroy an actor: ``on_destroy`` runs and everything it stored is deleted."""
+        actor = await self.acquire(actor_id)
+        await self.destroy_live(actor)
+
+    async def input_of(self, actor_id: str) -> Any:
+        record = await self.storage.load_actor(actor_id)
+        return None if record is None or record.input is None else decode_builtins(record.input)

@@ -1,0 +1,109 @@
+"""Durable schedules: action calls persisted to fire at a time, across sleep and restarts."""
+
+from __future__ import annotations
+
+import builtins
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ScheduleError
+from ..actor._decorators import ACTION_ATTR
+from ..storage import ScheduleRow
+from ._codec import decode_builtins, encode, to_builtins
+
+if TYPE_CHECKING:
+    from ._instance import LiveActor
+
+__all__ = ["Schedule", "ScheduledCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledCall:
+    """A pending scheduled action call."""
+
+    id: str
+    action: str
+    args: list[Any]
+    fire_at: float
+
+
+class Schedule:
+    """``self.schedule`` in actor code."""
+
+    __slots__ = ("_actor", "_rows")
+
+    def __init__(self, actor: LiveActor, rows: list[ScheduleRow]) -> None:
+        self._actor = actor
+        self._rows: dict[str, ScheduleRow] = {row.schedule_id: row for row in rows}
+
+    def _action_name(self, action: Callable[..., Any] | str) -> str:
+        definition = self._actor.definition
+        if isinstance(action, str):
+            name = action
+        else:
+            fn = getattr(action, "__func__", action)
+            marker = getattr(fn, ACTION_ATTR, None)
+            if marker is None:
+                raise ScheduleError(f"{action!r} is not an @action of this actor")
+            name = next((a.name for a in definition.actions.values() if a.fn is fn), "")
+        if name not in definition.actions:
+            raise ScheduleError(f"actor {definition.name!r} has no action {name!r}")
+        return name
+
+    async def after(self, seconds: float, action: Callable[..., Any] | str, *args: Any) -> str:
+        """Call ``action(*args)`` in ``seconds``; returns the schedule id."""
+        return await self.at(self._actor.runtime.clock.now() + seconds, action, *args)
+
+    async def at(self, when: float | datetime, action: Callable[..., Any] | str, *args: Any) -> str:
+        """Call ``action(*args)`` at ``when`` (epoch seconds or an aware ``datetime``)."""
+        fire_at = when.timestamp() if isinstance(when, datetime) else float(when)
+        name = self._action_name(action)
+        actor = self._actor
+        row = ScheduleRow(
+            actor.actor_id,
+            secrets.token_hex(8),
+            fire_at,
+            name,
+            encode(to_builtins(list(args))),
+            actor.runtime.clock.now(),
+        )
+        self._rows[row.schedule_id] = row
+        actor.runtime.storage.batch.put_schedule(row)
+        actor.alarms_changed()
+        await actor.commit()
+        return row.schedule_id
+
+    async def cancel(self, schedule_id: str) -> bool:
+        """Cancel a pending schedule; ``False`` if there is none with that id."""
+        row = self._rows.pop(schedule_id, None)
+        if row is None:
+            return False
+        actor = self._actor
+        actor.runtime.storage.batch.delete_schedule(actor.actor_id, schedule_id)
+        actor.alarms_changed()
+        await actor.commit()
+        return True
+
+    async def list(self) -> builtins.list[ScheduledCall]:
+        """Pending schedules, earliest first."""
+        return [
+            ScheduledCall(row.schedule_id, row.action, decode_builtins(row.args), row.fire_at)
+            for row in sorted(self._rows.values(), key=lambda r: (r.fire_at, r.schedule_id))
+        ]
+
+    def next_fire_at(self) -> float | None:
+        """When the earliest schedule is due."""
+        return min((row.fire_at for row in self._rows.values()), default=None)
+
+    def pop_due(self, now: float) -> builtins.list[ScheduleRow]:
+        """Remove and return schedules due at ``now``, in firing order (deletion is the caller's)."""
+        due = sorted((r for r in self._rows.values() if r.fire_at <= now), key=lambda r: (r.fire_at, r.schedule_id))
+        for row in due:
+            del self._rows[row.schedule_id]
+        return due
+
+    def __len__(self) -> int:
+        return builtins.len(self._rows)

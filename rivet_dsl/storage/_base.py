@@ -1,0 +1,322 @@
+"""The storage interface: what the runtime needs from a database, and nothing about SQL.
+
+Writes are never issued one by one. Every component appends what it changed to the *pending*
+:class:`WriteBatch` (a cheap, synchronous, coalescing operation) and awaits
+:meth:`Storage.commit`, which returns the future of the transaction that will carry the batch.
+One writer per store commits whatever accumulated while the previous transaction was running
+(**group commit**): many actors' writes share one transaction, and nobody is acknowledged
+before their data is committed.
+
+A batch is *order-independent* by construction, so a driver may apply it table by table:
+
+* state, alarms, schedules and KV entries coalesce per key (the last write in a batch wins);
+* queue rows are only ever inserted with fresh sequence numbers, so inserting every new row
+  before deleting the dequeued ones is always right;
+* a destroyed actor's id is never reused, so every other write for it in the same batch is
+  obsolete and is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+__all__ = [
+    "ActorRecord",
+    "QueueRow",
+    "ScheduleRow",
+    "Storage",
+    "WriteBatch",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ActorRecord:
+    """One actor as stored: identity, creation input, state and next alarm."""
+
+    actor_id: str
+    name: str
+    key: str  #: Rivet's serialized key (see ``rivet_dsl.runtime.keys``)
+    input: bytes | None
+    created_at: float
+    state: bytes | None = None
+    alarm_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One durable queue message (FIFO per actor by ``seq``)."""
+
+    actor_id: str
+    seq: int
+    name: str
+    body: bytes
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    """One persisted scheduled action call."""
+
+    actor_id: str
+    schedule_id: str
+    fire_at: float
+    action: str
+    args: bytes
+    created_at: float
+
+
+class WriteBatch:
+    """Writes waiting for the next commit. Adding is synchronous and coalesces per key."""
+
+    __slots__ = (
+        "alarms",
+        "created",
+        "dequeued",
+        "destroyed",
+        "enqueued",
+        "kv",
+        "kv_ranges",
+        "schedules",
+        "states",
+    )
+
+    def __init__(self) -> None:
+        self.created: dict[str, ActorRecord] = {}
+        self.states: dict[str, bytes] = {}
+        self.alarms: dict[str, float | None] = {}
+        self.enqueued: list[QueueRow] = []
+        self.dequeued: list[tuple[str, int]] = []
+        self.schedules: dict[tuple[str, str], ScheduleRow | None] = {}
+        self.kv: dict[tuple[str, bytes], bytes | None] = {}
+        self.kv_ranges: list[tuple[str, bytes, bytes]] = []
+        self.destroyed: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.created
+            or self.states
+            or self.alarms
+            or self.enqueued
+            or self.dequeued
+            or self.schedules
+            or self.kv
+            or self.kv_ranges
+            or self.destroyed
+        )
+
+    def create_actor(self, record: ActorRecord) -> None:
+        """Insert a new actor row (with its initial state and alarm)."""
+        self.created[record.actor_id] = record
+
+    def put_state(self, actor_id: str, state: bytes) -> None:
+        """Replace the actor's state blob."""
+        self.states[actor_id] = state
+
+    def set_alarm(self, actor_id: str, at: float | None) -> None:
+        """Record when a sleeping actor must be woken (``None``: never)."""
+        self.alarms[actor_id] = at
+
+    def enqueue(self, row: QueueRow) -> None:
+        """Insert a queue message."""
+        self.enqueued.append(row)
+
+    def dequeue(self, actor_id: str, seq: int) -> None:
+        """Delete a queue message."""
+        self.dequeued.append((actor_id, seq))
+
+    def put_schedule(self, row: ScheduleRow) -> None:
+        """Insert or replace a schedule."""
+        self.schedules[(row.actor_id, row.schedule_id)] = row
+
+    def delete_schedule(self, actor_id: str, schedule_id: str) -> None:
+        """Delete a schedule."""
+        self.schedules[(actor_id, schedule_id)] = None
+
+    def kv_put(self, actor_id: str, key: bytes, value: bytes) -> None:
+        """Set an entry of the actor's ordered key-value space (workflow history lives here)."""
+        self.kv[(actor_id, key)] = value
+
+    def kv_delete(self, actor_id: str, key: bytes) -> None:
+        """Delete one key-value entry."""
+        self.kv[(actor_id, key)] = None
+
+    def kv_delete_range(self, actor_id: str, start: bytes, end: bytes) -> None:
+        """Delete every key in ``[start, end)``, including puts of this batch in that range."""
+        for pending in [k for k in self.kv if k[0] == actor_id and start <= k[1] < end]:
+            del self.kv[pending]
+        self.kv_ranges.append((actor_id, start, end))
+
+    def destroy_actor(self, actor_id: str) -> None:
+        """Delete the actor and everything it owns (state, queue, schedules, key-values)."""
+        self.destroyed.add(actor_id)
+
+    def drop_destroyed(self) -> None:
+        """Remove writes that target actors destroyed in this batch (their ids never return)."""
+        gone = self.destroyed
+        if not gone:
+            return
+        self.created = {k: v for k, v in self.created.items() if k not in gone}
+        self.states = {k: v for k, v in self.states.items() if k not in gone}
+        self.alarms = {k: v for k, v in self.alarms.items() if k not in gone}
+        self.enqueued = [r for r in self.enqueued if r.actor_id not in gone]
+        self.dequeued = [r for r in self.dequeued if r[0] not in gone]
+        self.schedules = {k: v for k, v in self.schedules.items() if k[0] not in gone}
+        self.kv = {k: v for k, v in self.kv.items() if k[0] not in gone}
+        self.kv_ranges = [r for r in self.kv_ranges if r[0] not in gone]
+
+    def size(self) -> int:
+        """Number of row writes in the batch (for statistics)."""
+        return (
+            len(self.created)
+            + len(self.states)
+            + len(self.alarms)
+            + len(self.enqueued)
+            + len(self.dequeued)
+            + len(self.schedules)
+            + len(self.kv)
+            + len(self.kv_ranges)
+            + len(self.destroyed)
+        )
+
+
+class Storage(ABC):
+    """A durable store for actors. Drivers: SQLite (embedded default) and in-memory."""
+
+    def __init__(self) -> None:
+        self._pending = WriteBatch()
+        self._pending_future: asyncio.Future[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = True
+        #: Committed transactions and row writes, for benchmarks and tests.
+        self.commits = 0
+        self.rows_written = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the store (create or migrate it) and start the writer."""
+        await self._open()
+        self._closed = False
+        self._wakeup = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="rivet-storage-writer")
+
+    async def close(self) -> None:
+        """Commit what is pending, stop the writer and close the store."""
+        if self._closed:
+            return
+        if self._pending:
+            await self.commit()
+        await self._stop_writer()
+        await self._close()
+
+    async def abort(self) -> None:
+        """Simulate a crash: pending (unacknowledged) writes are dropped, the store is closed.
+
+        A transaction already being committed finishes (commits are atomic either way).
+        """
+        if self._closed:
+            return
+        self._pending = WriteBatch()
+        future, self._pending_future = self._pending_future, None
+        if future is not None and not future.done():
+            future.set_exception(ConnectionAbortedError("storage aborted"))
+            future.exception()  # mark retrieved: nobody may be waiting on it any more
+        await self._stop_writer()
+        await self._close()
+
+    async def _stop_writer(self) -> None:
+        self._closed = True
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            assert self._wakeup is not None
+            self._wakeup.set()
+            await writer
+
+    # -- writes ------------------------------------------------------------------------------
+
+    @property
+    def batch(self) -> WriteBatch:
+        """The pending batch; add writes to it, then await :meth:`commit`."""
+        return self._pending
+
+    def commit(self) -> asyncio.Future[None]:
+        """The future of the transaction that will carry everything pending now."""
+        future = self._pending_future
+        if future is None:
+            if self._closed:
+                raise ConnectionAbortedError("storage is closed")
+            future = self._pending_future = asyncio.get_running_loop().create_future()
+            assert self._wakeup is not None
+            self._wakeup.set()
+        return future
+
+    async def _write_loop(self) -> None:
+        assert self._wakeup is not None
+        wakeup = self._wakeup
+        while True:
+            if self._pending_future is None:
+                if self._closed:
+                    return
+                wakeup.clear()
+                await wakeup.wait()
+                continue
+            batch, future = self._pending, self._pending_future
+            self._pending, self._pending_future = WriteBatch(), None
+            batch.drop_destroyed()
+            try:
+                await self._apply(batch)
+            except BaseException as exc:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else ConnectionAbortedError(str(exc)))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self.commits += 1
+            self.rows_written += batch.size()
+            if not future.done():
+                future.set_result(None)
+
+    # -- driver hooks ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def _open(self) -> None: ...
+
+    @abstractmethod
+    async def _close(self) -> None: ...
+
+    @abstractmethod
+    async def _apply(self, batch: WriteBatch) -> None:
+        """Apply ``batch`` in one atomic transaction, or raise and apply nothing."""
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def load_actor(self, actor_id: str) -> ActorRecord | None:
+        """The actor with this id, or ``None``."""
+
+    @abstractmethod
+    async def find_actor(self, name: str, key: str) -> ActorRecord | None:
+        """The actor with this name and serialized key, or ``None``."""
+
+    @abstractmethod
+    async def list_actors(self, name: str | None = None, limit: int = 1000) -> list[ActorRecord]:
+        """Actors (optionally of one name), oldest first, without their state."""
+
+    @abstractmethod
+    async def load_queue(self, actor_id: str) -> list[QueueRow]:
+        """The actor's queued messages in FIFO order."""
+
+    @abstractmethod
+    async def load_schedules(self, actor_id: str) -> list[ScheduleRow]:
+        """The actor's schedules, earliest first."""
+
+    @abstractmethod
+    async def load_kv(self, actor_id: str, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """The actor's key-value entries under ``prefix``, in key order."""
+
+    @abstractmethod
+    async def load_alarms(self) -> list[tuple[str, float]]:
+        """Every actor with an alarm set: ``(actor_id, wake_at)``."""

@@ -1,0 +1,225 @@
+"""The embedded default store: one SQLite database file in WAL mode, through aiosqlite.
+
+``synchronous=NORMAL`` (the default) survives a process crash (``kill -9``); ``fsync=True``
+uses ``synchronous=FULL`` and also survives power loss. The schema is versioned; migrations
+run in order when the file is opened.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import aiosqlite
+
+from .._errors import StorageError
+from ._base import ActorRecord, QueueRow, ScheduleRow, Storage, WriteBatch
+from ._schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["SqliteStorage"]
+
+_ACTOR_COLUMNS = "actor_id, name, key, input, created_at, state, alarm_at"
+
+
+def _actor(row: Iterable[Any]) -> ActorRecord:
+    actor_id, name, key, input_, created_at, state, alarm_at = row
+    return ActorRecord(actor_id, name, key, input_, created_at, state, alarm_at)
+
+
+class SqliteStorage(Storage):
+    """SQLite (WAL) store with group commit.
+
+    Args:
+        path: the database file; its directory is created if missing.
+        fsync: ``synchronous=FULL`` instead of ``NORMAL`` (survives power loss, slower commits).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        super().__init__()
+        self.path = os.fspath(path)
+        self.fsync = fsync
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StorageError("storage is not open")
+        return self._db
+
+    async def _open(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        db = self._db
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
+        await db.execute("PRAGMA busy_timeout=10000")
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        db = self.db
+        await db.execute("CREATE TABLE IF NOT EXISTS rivet_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        rows = list(await db.execute_fetchall("SELECT value FROM rivet_meta WHERE key = 'schema_version'"))
+        version = int(rows[0][0]) if rows else 0
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"database {self.path} has schema version {version}, newer than this rivet_dsl ({SCHEMA_VERSION})"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[target]:
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO rivet_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (str(target),),
+                )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+
+    async def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        rows = list(await self.db.execute_fetchall("SELECT value FROM rivet_meta WHERE key = 'schema_version'"))
+        return int(rows[0][0]) if rows else 0
+
+    async def _close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await db.close()
+
+    async def _apply(self, batch: WriteBatch) -> None:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if batch.destroyed:
+                gone = [(actor_id,) for actor_id in batch.destroyed]
+                for table in ("actors", "queue", "schedules", "kv"):
+                    await db.executemany(f"DELETE FROM {table} WHERE actor_id = ?", gone)
+            if batch.created:
+                await db.executemany(
+                    f"INSERT INTO actors ({_ACTOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (r.actor_id, r.name, r.key, r.input, r.created_at, r.state, r.alarm_at)
+                        for r in batch.created.values()
+                    ],
+                )
+            if batch.states:
+                await db.executemany(
+                    "UPDATE actors SET state = ? WHERE actor_id = ?",
+                    [(state, actor_id) for actor_id, state in batch.states.items()],
+                )
+            if batch.alarms:
+                await db.executemany(
+                    "UPDATE actors SET alarm_at = ? WHERE actor_id = ?",
+                    [(at, actor_id) for actor_id, at in batch.alarms.items()],
+                )
+            if batch.enqueued:
+                await db.executemany(
+                    "INSERT INTO queue (actor_id, seq, name, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [(r.actor_id, r.seq, r.name, r.body, r.created_at) for r in batch.enqueued],
+                )
+            if batch.dequeued:
+                await db.executemany("DELETE FROM queue WHERE actor_id = ? AND seq = ?", batch.dequeued)
+            if batch.schedules:
+                puts = [r for r in batch.schedules.values() if r is not None]
+                deletes = [k for k, r in batch.schedules.items() if r is None]
+                if puts:
+                    await db.executemany(
+                        "INSERT OR REPLACE INTO schedules (actor_id, schedule_id, fire_at, action, args, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [(r.actor_id, r.schedule_id, r.fire_at, r.action, r.args, r.created_at) for r in puts],
+                    )
+                if deletes:
+                    await db.executemany("DELETE FROM schedules WHERE actor_id = ? AND schedule_id = ?", deletes)
+            if batch.kv_ranges:
+                await db.executemany("DELETE FROM kv WHERE actor_id = ? AND key >= ? AND key < ?", batch.kv_ranges)
+            if batch.kv:
+                puts_kv = [(k[0], k[1], v) for k, v in batch.kv.items() if v is not None]
+                deletes_kv = [k for k, v in batch.kv.items() if v is None]
+                if puts_kv:
+                    await db.executemany("INSERT OR REPLACE INTO kv (actor_id, key, value) VALUES (?, ?, ?)", puts_kv)
+                if deletes_kv:
+                    await db.executemany("DELETE FROM kv WHERE actor_id = ? AND key = ?", deletes_kv)
+            await db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
+            if isinstance(exc, Exception) and not isinstance(exc, StorageError):
+                raise StorageError(f"commit failed: {exc}") from exc
+            raise
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def load_actor(self, actor_id: str) -> ActorRecord | None:
+        rows = list(await self.db.execute_fetchall(f"SELECT {_ACTOR_COLUMNS} FROM actors WHERE actor_id = ?", (actor_id,)))
+        return _actor(rows[0]) if rows else None
+
+    async def find_actor(self, name: str, key: str) -> ActorRecord | None:
+        rows = list(
+            await self.db.execute_fetchall(
+                f"SELECT {_ACTOR_COLUMNS} FROM actors WHERE name = ? AND key = ?", (name, key)
+            )
+        )
+        return _actor(rows[0]) if rows else None
+
+    async def list_actors(self, name: str | None = None, limit: int = 1000) -> list[ActorRecord]:
+        columns = "actor_id, name, key, input, created_at, NULL, alarm_at"
+        if name is None:
+            rows = await self.db.execute_fetchall(
+                f"SELECT {columns} FROM actors ORDER BY created_at, actor_id LIMIT ?", (limit,)
+            )
+        else:
+            rows = await self.db.execute_fetchall(
+                f"SELECT {columns} FROM actors WHERE name = ? ORDER BY created_at, actor_id LIMIT ?", (name, limit)
+            )
+        return [_actor(row) for row in rows]
+
+    async def load_queue(self, actor_id: str) -> list[QueueRow]:
+        rows = await self.db.execute_fetchall(
+            "SELECT actor_id, seq, name, body, created_at FROM queue WHERE actor_id = ? ORDER BY seq", (actor_id,)
+        )
+        return [QueueRow(*row) for row in rows]
+
+    async def load_schedules(self, actor_id: str) -> list[ScheduleRow]:
+        rows = await self.db.execute_fetchall(
+            "SELECT actor_id, schedule_id, fire_at, action, args, created_at FROM schedules "
+            "WHERE actor_id = ? ORDER BY fire_at, schedule_id",
+            (actor_id,),
+        )
+        return [ScheduleRow(*row) for row in rows]
+
+    async def load_kv(self, actor_id: str, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
+        if prefix:
+            end = _prefix_end(prefix)
+            if end is None:
+                rows = await self.db.execute_fetchall(
+                    "SELECT key, value FROM kv WHERE actor_id = ? AND key >= ? ORDER BY key", (actor_id, prefix)
+                )
+            else:
+                rows = await self.db.execute_fetchall(
+                    "SELECT key, value FROM kv WHERE actor_id = ? AND key >= ? AND key < ? ORDER BY key",
+                    (actor_id, prefix, end),
+                )
+        else:
+            rows = await self.db.execute_fetchall(
+                "SELECT key, value FROM kv WHERE actor_id = ? ORDER BY key", (actor_id,)
+            )
+        return [(bytes(k), bytes(v)) for k, v in rows]
+
+    async def load_alarms(self) -> list[tuple[str, float]]:
+        rows = await self.db.execute_fetchall(
+            "SELECT actor_id, alarm_at FROM actors WHERE alarm_at IS NOT NULL ORDER BY alarm_at"
+        )
+        return [(actor_id, alarm_at) for actor_id, alarm_at in rows]
+
+
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key starting with ``prefix`` (``None``: unbounded)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])

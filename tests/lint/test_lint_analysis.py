@@ -1,0 +1,226 @@
+"""What counts as workflow code: scopes, step code, helpers, name resolution, uniqueness."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from rivet_dsl.lint import lint_source
+
+HEADER = "import time\nimport rivet_dsl\nfrom rivet_dsl import Actor, WorkflowContext, action, workflow\n"
+
+
+def codes(source: str) -> list[tuple[int, str]]:
+    return [(v.line, v.code) for v in lint_source(HEADER + textwrap.dedent(source))]
+
+
+def test_step_code_by_reference_nested_def_lambda_and_rollback_is_not_checked() -> None:
+    assert (
+        codes(
+            """
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    def compute() -> float:
+                        return time.time() + self.state.value
+                    await ctx.step("c", compute)
+                    await ctx.step("d", time.time, rollback=lambda r, out: time.sleep(out))
+                    await ctx.step("e", fn=lambda: open("x").read())
+            """
+        )
+        == []
+    )
+
+
+def test_nested_helper_that_is_not_a_step_is_workflow_code() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                def helper() -> float:
+                    return time.time()
+                await ctx.step("c", self.save, helper())
+        """
+    ) == [(9, "RVT003")]
+
+
+def test_step_arguments_are_evaluated_in_workflow_code() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                await ctx.step("c", self.save, time.time())
+        """
+    ) == [(8, "RVT003")]
+
+
+def test_methods_called_with_the_context_are_workflow_code() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                await self.phase_one(ctx)
+                await self.plain()
+
+            async def phase_one(self, c: WorkflowContext) -> None:
+                c.sleep("nap", time.time())
+
+            async def plain(self) -> float:
+                return time.time()
+        """
+    ) == [(12, "RVT011"), (12, "RVT003")]
+
+
+def test_actions_hooks_and_other_classes_are_not_workflow_code() -> None:
+    assert (
+        codes(
+            """
+            class A(Actor[None]):
+                @action
+                async def act(self) -> float:
+                    return time.time() + self.state.value
+
+                async def on_wake(self) -> None:
+                    time.sleep(1)
+
+            class NotAnActor:
+                async def run(self, ctx: object) -> None:
+                    time.sleep(1)
+            """
+        )
+        == []
+    )
+
+
+def test_other_workflow_decorators_do_not_count() -> None:
+    source = textwrap.dedent(
+        """
+        import time
+        from temporalio import workflow
+
+        class W:
+            @workflow.run
+            async def run(self, ctx) -> None:
+                time.sleep(1)
+
+        def workflow(fn):
+            return fn
+        """
+    )
+    assert lint_source(source) == []
+
+
+def test_module_alias_decorator_and_loop_body_module_function() -> None:
+    assert codes(
+        """
+        async def body(loop: WorkflowContext) -> None:
+            await loop.sleep("nap", time.monotonic())
+
+        class A(Actor[None]):
+            @rivet_dsl.workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                await ctx.loop("l", body)
+                await ctx.loop("m", lambda loop: self.each(loop))
+
+            async def each(self, loop: WorkflowContext) -> None:
+                time.sleep(1)
+        """
+    ) == [(6, "RVT003"), (15, "RVT008")]
+
+
+def test_names_unique_per_function_with_exclusive_arms() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                match self.key:
+                    case ("a",):
+                        await ctx.step("save", self.a)
+                    case _:
+                        await ctx.step("save", self.b)
+                try:
+                    await ctx.step("try", self.a)
+                except ValueError:
+                    await ctx.step("try", self.b)
+                x = await (ctx.step("t", self.a) if self.key else ctx.step("t", self.b))
+                async def each(loop: WorkflowContext) -> None:
+                    await loop.step("save", self.a)
+                await ctx.loop("each", each)
+        """
+    ) == [(16, "RVT002")]
+
+
+def test_code_after_a_returning_arm_is_exclusive_but_not_after_a_plain_arm() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                if self.key:
+                    await ctx.step("a", self.a)
+                    raise RuntimeError("stop")
+                await ctx.step("a", self.b)
+                if self.key:
+                    await ctx.step("b", self.a)
+                await ctx.step("b", self.b)
+        """
+    ) == [(14, "RVT002")]
+
+
+def test_loop_state_parameter_and_branch_without_parameter() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                async def count(loop: WorkflowContext, total: int) -> int:
+                    await loop.step("tick", self.tick)
+                    return total + 1
+                await ctx.loop("count", count, state=0)
+                async def bare() -> int:
+                    return await ctx.step("b", self.b)
+                await ctx.join("j", {"bare": bare})
+        """
+    ) == [(13, "RVT012")]
+
+
+def test_user_code_is_never_imported() -> None:
+    source = HEADER + "import this_module_does_not_exist\nraise SystemExit('imported!')\n"
+    assert lint_source(source, "never_imported.py") == []
+    assert "never_imported" not in sys.modules
+
+
+def test_file_without_rivet_dsl_is_skipped_cheaply() -> None:
+    assert lint_source("import time\nclass A:\n    async def run(self, ctx):\n        time.sleep(1)\n") == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        'ctx.step("a", self.f)',
+        'ctx.loop("a", self.f)',
+        'ctx.queue.next("a")',
+        'ctx.queue.next_batch("a", count=2)',
+        'ctx.sleep_until("a", 5)',
+        'ctx.join("a", {})',
+        'ctx.race("a", {})',
+        'ctx.rollback_checkpoint("a")',
+        'ctx.removed("a", "step")',
+        'ctx.get_version("a", 2)',
+    ],
+)
+def test_every_context_call_must_be_awaited(call: str) -> None:
+    assert codes(
+        f"""
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                {call}
+        """
+    ) == [(8, "RVT011")]
