@@ -44,12 +44,16 @@ from .actor import QueueRef as QueueRef
 from .actor import action as action
 from .actor import event as event
 from .actor import queue as queue
-from .actor import workflow as workflow
 from .runtime import Conn as Conn
 from .runtime import QueueMessage as QueueMessage
 from .runtime import ScheduledCall as ScheduledCall
 from .workflow import RaceResult as RaceResult
 from .workflow import WorkflowContext as WorkflowContext
+
+# The ``workflow`` decorator shares its name with the ``rivet_dsl.workflow`` engine package;
+# bind the decorator last so ``from rivet_dsl import workflow`` is the decorator, while
+# ``from rivet_dsl.workflow import ...`` still finds the (already imported) package.
+from .actor import workflow as workflow  # noqa: E402
 
 __all__ = [
     "ActionNotFoundError",

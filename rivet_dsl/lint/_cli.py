@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -37,6 +40,28 @@ def _module_key(path: Path, root: Path) -> str:
         return resolved.relative_to(root.resolve()).as_posix()
     except ValueError:
         return resolved.as_posix()
+
+
+_PARALLEL_FILES = 8  # below this, starting worker processes costs more than it saves
+
+
+def _lint_one(
+    job: tuple[str, str, frozenset[str], dict[str, Tree] | None, bool],
+) -> tuple[list[Violation], dict[str, Tree] | None]:
+    """Lint one file (runs in a worker process for large trees): findings and workflow trees."""
+    name, _key, disable, locked, fix = job
+    path = Path(name)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return [Violation(name, 1, 1, *PARSE_ERROR, f"could not read: {error}")], None
+    if fix:
+        fixed = fix_source(source, name, disable=disable)
+        if fixed != source:
+            path.write_text(fixed, encoding="utf-8")
+            source = fixed
+    result = lint_file(source, name, disable=disable, locked=locked)
+    return result.violations, (None if result.parse_error else result.trees)
 
 
 def lint_paths(
@@ -72,23 +97,21 @@ def lint_paths(
     lock_root = lock_path.parent
     violations: list[Violation] = []
     trees: dict[str, dict[str, Tree]] = {}
+    jobs: list[tuple[str, str, frozenset[str], dict[str, Tree] | None, bool]] = []
     for path in _files(roots, config):
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            violations.append(Violation(str(path), 1, 1, *PARSE_ERROR, f"could not read: {error}"))
-            continue
-        if fix:
-            fixed = fix_source(source, str(path), disable=config.disable)
-            if fixed != source:
-                path.write_text(fixed, encoding="utf-8")
-                source = fixed
         key = _module_key(path, lock_root)
-        result = lint_file(
-            source, str(path), disable=config.disable, locked=None if update_lock else locked.get(key)
-        )
-        violations.extend(result.violations)
-        trees[key] = result.trees
+        jobs.append((str(path), key, config.disable, None if update_lock else locked.get(key), fix))
+    workers = min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(jobs) >= _PARALLEL_FILES and not fix:
+        context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = list(pool.map(_lint_one, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    else:
+        results = [_lint_one(job) for job in jobs]
+    for (_, key, *_rest), (found, module_trees) in zip(jobs, results, strict=True):
+        violations.extend(found)
+        if module_trees is not None:
+            trees[key] = module_trees
     if update_lock:
         merged = {**locked, **trees}
         lock_path.write_text(dump_lock(merged), encoding="utf-8")

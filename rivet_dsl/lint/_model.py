@@ -234,7 +234,7 @@ class ModuleModel:
         self._seq = 0
         self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
         self._imports = _import_lines(module.body)
-        self.imported: set[str] = _bound_names(self._imports)
+        self.imported: dict[str, str] = _bound_names(self._imports)
         self._names: dict[int, Mapping[cst.CSTNode, object]] = {}
         self._current: cst.FunctionDef | None = None
         self._find_actors()
@@ -257,12 +257,18 @@ class ModuleModel:
         root = node
         while isinstance(root, cst.Attribute):
             root = root.value
-        if not isinstance(root, cst.Name) or (root.value not in self.imported and root.value not in _BUILTINS):
+        if not isinstance(root, cst.Name):
+            return set()
+        target = self.imported.get(root.value)
+        if target is None:
+            if root.value not in _BUILTINS:
+                return set()
+        elif target.split(".", 1)[0] not in (_DECORATOR_MODULES if self._current is None else _BANNED_MODULES):
             return set()
         key = id(self._current)
         names = self._names.get(key)
         if names is None:
-            body: list[cst.BaseStatement] = list(self._imports)
+            body: list[cst.SimpleStatementLine | cst.BaseCompoundStatement] = list(self._imports)
             if self._current is not None:
                 body.append(self._current)
             else:
@@ -338,7 +344,7 @@ class ModuleModel:
                 self.roots.append((actor, func, scope))
                 self._walk(scope, dispatch, on_scope, None)
                 while self._pending_methods:
-                    pending, method = self._pending_methods.pop(0)
+                    pending, _ = self._pending_methods.pop(0)
                     self._walk(pending, dispatch, on_scope, None)
 
     def _walk(self, scope: Scope, dispatch: Dispatch, on_scope: ScopeHook, parent: _Walker | None) -> None:
@@ -346,7 +352,7 @@ class ModuleModel:
         walker = _Walker(self, scope, dispatch, parent)
         self._current = scope.root
         on_scope(scope, walker.stack)
-        scope.func.body.visit(walker)
+        walker.walk(scope.func.body)
         # nested functions: scopes first (they may mark siblings), then helpers, step code skipped
         pending = list(walker.deferred)
         while pending:
@@ -401,6 +407,8 @@ class ModuleModel:
         return self._seq
 
 
+_BANNED_MODULES = frozenset(key.split(".", 1)[0] for key in BANNED)
+_DECORATOR_MODULES = frozenset({"rivet_dsl"})
 _BUILTINS = frozenset(
     {key.split(".", 1)[1] for key in BANNED if key.startswith("builtins.")} | {"set", "frozenset"}
 )
@@ -425,31 +433,38 @@ def _import_lines(body: Sequence[cst.CSTNode]) -> list[cst.SimpleStatementLine]:
     return found
 
 
-def _bound_names(lines: Sequence[cst.SimpleStatementLine]) -> set[str]:
-    names: set[str] = set()
+def _bound_names(lines: Sequence[cst.SimpleStatementLine]) -> dict[str, str]:
+    names: dict[str, str] = {}
     for line in lines:
         for small in line.body:
             names.update(_import_binds(small))
     return names
 
 
-def _import_binds(small: cst.CSTNode) -> set[str]:
-    names: set[str] = set()
+def _dotted(node: cst.BaseExpression | None) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _import_binds(small: cst.CSTNode) -> dict[str, str]:
+    """Local name -> imported module or object, for one import statement."""
+    names: dict[str, str] = {}
     if isinstance(small, cst.Import):
         for alias in small.names:
+            target = _dotted(alias.name)
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                names.add(alias.asname.name.value)
+                names[alias.asname.name.value] = target
             else:
-                first: cst.BaseExpression = alias.name
-                while isinstance(first, cst.Attribute):
-                    first = first.value
-                if isinstance(first, cst.Name):
-                    names.add(first.value)
-    elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                names[target.split(".", 1)[0]] = target.split(".", 1)[0]
+    elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar) and not small.relative:
+        module = _dotted(small.module)
         for alias in small.names:
             bound = alias.asname.name if alias.asname is not None else alias.name
             if isinstance(bound, cst.Name):
-                names.add(bound.value)
+                names[bound.value] = f"{module}.{_dotted(alias.name)}"
     return names
 
 
@@ -471,11 +486,30 @@ def _terminates(block: cst.BaseSuite) -> bool:
     return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return | cst.Raise)
 
 
-class _Walker(cst.CSTVisitor):
+_SKIPPED_FIELDS = frozenset(
+    {"lpar", "rpar", "comma", "leading_lines", "lines_after_decorators", "header", "footer", "semicolon"}
+    | {"trailing_whitespace", "newline", "equal", "colon", "dot", "asynchronous", "operator", "decorators"}
+)
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+_NODE_TYPES: dict[type, bool] = {}
+
+
+def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
+    fields = [f.name for f in dataclasses.fields(kind)]
+    return tuple(n for n in fields if n not in _SKIPPED_FIELDS and not n.startswith("whitespace"))
+
+
+def _is_node(kind: type) -> bool:
+    flag = _NODE_TYPES.get(kind)
+    if flag is None:
+        flag = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return flag
+
+
+class _Walker:
     """Walks one scope's workflow code, dispatching rule hooks and classifying functions."""
 
     def __init__(self, model: ModuleModel, scope: Scope, dispatch: Dispatch, parent: _Walker | None) -> None:
-        super().__init__()
         self.model = model
         self.scope = scope
         self.dispatch = dispatch
@@ -495,35 +529,54 @@ class _Walker(cst.CSTVisitor):
             walker = walker.parent
         return self.model.module_defs.get(name)
 
+    def walk(self, node: cst.CSTNode) -> None:
+        """Depth-first, in source order, without rebuilding nodes (libcst's ``visit`` does)."""
+        if not self.on_visit(node):
+            return
+        fields = _FIELDS.get(type(node))
+        if fields is None:
+            fields = _FIELDS[type(node)] = _child_fields(type(node))
+        for name in fields:
+            value = getattr(node, name)
+            kind = type(value)
+            if kind is list or kind is tuple:
+                for item in value:
+                    if _is_node(type(item)):
+                        self.walk(item)
+            elif _is_node(kind):
+                self.walk(value)
+        self.stack.pop()
+
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.FunctionDef):
+        kind = type(node)
+        if kind is cst.FunctionDef:
+            assert isinstance(node, cst.FunctionDef)
             self.local_defs[node.name.value] = node
             self.deferred.append(node)
             return False
-        if isinstance(node, cst.ClassDef):
+        if kind is cst.ClassDef or id(node) in self.model._step_code:
             return False
-        if isinstance(node, cst.Import | cst.ImportFrom):
+        if kind is cst.Import or kind is cst.ImportFrom:
             self.model.imported.update(_import_binds(node))
-        if id(node) in self.model._step_code:
+        elif kind is cst.Lambda and id(node) in self.model._lambda_scopes:
+            assert isinstance(node, cst.Lambda)
+            self.lambdas.append(node)
             return False
-        if isinstance(node, cst.Lambda):
-            if id(node) in self.model._lambda_scopes:
-                self.lambdas.append(node)
-                return False
         self.stack.append(node)
-        if isinstance(node, cst.Await):
+        if kind is cst.Await:
+            assert isinstance(node, cst.Await)
             self.awaited.add(id(node.expression))
-        elif isinstance(node, cst.Call):
+        elif kind is cst.Call:
+            assert isinstance(node, cst.Call)
             self._call(node)
-        elif isinstance(node, cst.Assign | cst.AnnAssign | cst.For):
+        elif kind is cst.Assign or kind is cst.AnnAssign or kind is cst.For:
+            assert isinstance(node, cst.Assign | cst.AnnAssign | cst.For)
             self._message_target(node)
-        for hook in self.dispatch.get(type(node), ()):
-            hook(node)
+        hooks = self.dispatch.get(kind)
+        if hooks:
+            for hook in hooks:
+                hook(node)
         return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if self.stack and self.stack[-1] is original_node:
-            self.stack.pop()
 
     # -- helpers -----------------------------------------------------------------------------
     def _message_target(self, node: cst.Assign | cst.AnnAssign | cst.For) -> None:

@@ -355,13 +355,17 @@ class LiveActor:
             self.runtime.idle.remove(self)
         self._inflight += 1
 
-    def _exit(self) -> None:
+    def _exit(self, *, destroy_inline: bool = False) -> bool:
+        """Leave a call; returns True when the caller must run a requested destroy itself."""
         self._inflight -= 1
         if self._inflight == 0:
             if self._destroy_requested:
+                if destroy_inline:
+                    return True
                 self.runtime.spawn(self.runtime.destroy_live(self))
             else:
                 self.maybe_idle()
+        return False
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -404,10 +408,14 @@ class LiveActor:
         finally:
             if token is not None:
                 current_conn.reset(token)
+            destroy_now = False
             try:
                 await self._persist_after_call()
             finally:
-                self._exit()
+                destroy_now = self._exit(destroy_inline=True)
+            if destroy_now:
+                # `self.destroy()` was called: the caller gets its answer once the actor is gone.
+                await self.runtime.destroy_live(self)
         return output
 
     async def fire_due(self) -> None:

@@ -173,6 +173,29 @@ def test_code_after_a_returning_arm_is_exclusive_but_not_after_a_plain_arm() -> 
     ) == [(14, "RVT002")]
 
 
+def test_a_method_reused_as_branch_and_helper_is_reported_once() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                await ctx.join("j", {"a": self.work, "b": self.work})
+                await ctx.race("r", {"c": self.work})
+                await self.helper(ctx)
+                async def each(loop: WorkflowContext) -> None:
+                    await self.helper(loop)
+                await ctx.loop("l", each)
+
+            async def work(self, branch: WorkflowContext) -> None:
+                await branch.step("w", self.f)
+                time.sleep(1)
+
+            async def helper(self, c: WorkflowContext) -> None:
+                await c.step("h", self.f)
+        """
+    ) == [(17, "RVT008")]
+
+
 def test_loop_state_parameter_and_branch_without_parameter() -> None:
     assert codes(
         """
@@ -224,3 +247,26 @@ def test_every_context_call_must_be_awaited(call: str) -> None:
                 {call}
         """
     ) == [(8, "RVT011")]
+
+
+def test_await_fix_only_where_await_is_legal_and_fix_is_idempotent() -> None:
+    from rivet_dsl.lint import fix_source
+
+    source = HEADER + textwrap.dedent(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                def sync_helper() -> None:
+                    ctx.sleep("nap", 1)
+                sync_helper()
+                ctx.step("s", self.f)
+                time.sleep(1)
+        """
+    )
+    findings = lint_source(source)
+    assert [(v.code, v.fixable) for v in findings] == [("RVT011", False), ("RVT011", True), ("RVT008", False)]
+    fixed = fix_source(source)
+    assert fixed == source.replace('        ctx.step("s"', '        await ctx.step("s"')
+    assert fix_source(fixed) == fixed
+    assert [v.code for v in lint_source(fixed)] == ["RVT011", "RVT008"]

@@ -108,6 +108,33 @@ def test_directories_are_walked_recursively(project: Path, capsys: pytest.Captur
     assert "deep.py" in out
 
 
+def test_many_files_give_the_same_findings_in_parallel(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for index in range(12):
+        write(project / "many" / f"m{index:02d}.py", actor(f'await ctx.step("s{index}", self.f)\n'))
+    write(project / "many" / "m07.py", actor("time.sleep(1)\n"))
+    write(project / "many" / "m11.py", "def broken(:\n")
+    old = {"A.run": [{"name": "kept", "type": "step"}]}
+    write(project / "rivet.lock.json", json.dumps({"version": 1, "workflows": {"many/m11.py": old}}))
+    code, out, _ = run(capsys, project / "many", "--update-lock")
+    assert code == 2
+    assert [(Path(line.split(":")[0]).name, line.split(" ")[1]) for line in out.splitlines()] == [
+        ("m07.py", "RVT008"),
+        ("m11.py", "RVT000"),
+    ]
+    workflows = json.loads((project / "rivet.lock.json").read_text())["workflows"]
+    assert sorted(workflows) == [f"many/m{i:02d}.py" for i in range(12)]
+    assert workflows["many/m11.py"] == old  # a file that does not parse keeps its recorded trees
+    assert workflows["many/m03.py"] == {"A.run": [{"name": "s3", "type": "step"}]}
+    assert workflows["many/m07.py"] == {"A.run": []}
+
+
+def test_public_api_is_sorted() -> None:
+    import rivet_dsl.lint as api
+
+    assert list(api.__all__) == sorted(api.__all__)
+    assert all(hasattr(api, name) for name in api.__all__)
+
+
 @pytest.mark.parametrize(
     "source",
     [

@@ -80,3 +80,17 @@ def test_every_rule_has_cases_and_a_unique_code() -> None:
 def test_autofix_flag_matches_cases() -> None:
     fixers = {rule.name for rule in ALL_RULES if rule.AUTOFIX}
     assert fixers == {"AwaitContextCall", "UseOwnContext"}
+
+
+def test_docs_list_every_rule_and_banned_name() -> None:
+    from pathlib import Path
+
+    from rivet_dsl.lint import BANNED
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "lint.md").read_text(encoding="utf-8")
+    for rule in ALL_RULES:
+        assert f"| {rule.CODE} | `{rule.name}` |" in docs, rule.name
+    for extra in ("RVT000", "RVT101", "RVT102", "RVT900"):
+        assert f"| {extra} |" in docs
+    missing = [name for name in BANNED if f"`{name}`" not in docs]
+    assert missing == []

@@ -95,7 +95,7 @@ class UniqueEntryName(LintRule):
             name = entry.name
             if name is None:
                 continue
-            previous = groups.setdefault((id(entry.scope.func), name), [])
+            previous = groups.setdefault((id(entry.scope), name), [])  # one Scope = one function body
             for earlier in previous:
                 if not earlier.exclusive_with(entry):
                     node = entry.name_node

@@ -1,0 +1,211 @@
+"""Wire encodings: JSON (with RivetKit's JSON-compat tagging) and CBOR.
+
+RivetKit's JSON encoding tags values JSON cannot carry as two-element arrays:
+``["$BigInt", "12"]``, ``["$Uint8Array", base64]``, ``["$ArrayBuffer", base64]``; an array that
+happens to look like a tag is escaped with a second ``$`` (``["$$x", v]``). CBOR carries those
+values natively; TypeScript's encoder writes ``undefined`` (``0xf7``), which we read as ``None``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+import cbor2
+import msgspec
+
+__all__ = [
+    "CBOR_CONTENT_TYPE",
+    "JSON_CONTENT_TYPE",
+    "BigInt",
+    "Encoding",
+    "WireDecodeError",
+    "content_type",
+    "decode",
+    "decode_cbor",
+    "decode_json",
+    "encode",
+    "encode_cbor",
+    "encode_json",
+    "from_json_compat",
+    "to_json_compat",
+]
+
+Encoding = Literal["json", "cbor"]
+JSON_CONTENT_TYPE = "application/json"
+CBOR_CONTENT_TYPE = "application/octet-stream"
+_MAX_SAFE_INT = 2**53 - 1
+
+
+class WireDecodeError(ValueError):
+    """A body or frame that is not valid JSON/CBOR (or carries an unknown compat tag)."""
+
+
+class BigInt(int):
+    """An integer that RivetKit types as ``bigint`` (message ids): ``["$BigInt", "n"]`` in JSON,
+    an 8-byte unsigned integer in CBOR, exactly as RivetKit writes them."""
+
+    __slots__ = ()
+
+
+_json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_json_encoder = msgspec.json.Encoder()
+
+
+def from_json_compat(value: Any) -> Any:
+    """Undo RivetKit's JSON-compat tagging."""
+    if isinstance(value, list):
+        if len(value) == 2 and isinstance(value[0], str) and value[0].startswith("$"):
+            tag, inner = value
+            if tag == "$BigInt":
+                if not isinstance(inner, str):
+                    raise WireDecodeError("$BigInt expects a decimal string")
+                try:
+                    return int(inner)
+                except ValueError:
+                    raise WireDecodeError(f"invalid $BigInt value {inner!r}") from None
+            if tag in ("$Uint8Array", "$ArrayBuffer"):
+                if not isinstance(inner, str):
+                    raise WireDecodeError(f"{tag} expects a base64 string")
+                try:
+                    return base64.b64decode(inner, validate=True)
+                except ValueError:
+                    raise WireDecodeError(f"invalid base64 in {tag}") from None
+            if tag.startswith("$$"):
+                return [tag[1:], from_json_compat(inner)]
+            raise WireDecodeError(f"unknown JSON-compat tag {tag!r}")
+        return [from_json_compat(item) for item in value]
+    if isinstance(value, dict):
+        return {key: from_json_compat(item) for key, item in value.items()}
+    return value
+
+
+def to_json_compat(value: Any) -> Any:
+    """Apply RivetKit's JSON-compat tagging (the inverse of :func:`from_json_compat`)."""
+    if value is None or isinstance(value, str | bool | float):
+        return value
+    if isinstance(value, int):
+        if isinstance(value, BigInt) or not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            return ["$BigInt", str(int(value))]
+        return value
+    if isinstance(value, list | tuple):
+        if len(value) == 2 and isinstance(value[0], str) and value[0].startswith("$"):
+            return ["$" + value[0], to_json_compat(value[1])]
+        return [to_json_compat(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_json_compat(item) for key, item in value.items()}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return ["$Uint8Array", base64.b64encode(bytes(value)).decode("ascii")]
+    return value
+
+
+def decode_json(data: bytes) -> Any:
+    try:
+        value = _json_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireDecodeError(f"invalid JSON: {exc}") from None
+    if b'"$' in data:
+        value = from_json_compat(value)
+    return value
+
+
+def encode_json(value: Any) -> bytes:
+    return _json_encoder.encode(to_json_compat(value))
+
+
+def _strip_undefined(value: Any) -> Any:
+    if value is cbor2.undefined:
+        return None
+    if isinstance(value, list):
+        return [_strip_undefined(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _strip_undefined(item) for key, item in value.items()}
+    return value
+
+
+def _check_cbor(value: Any) -> Any:
+    """Reject CBOR values that have no wire meaning here (tags we do not know, simple values)."""
+    if isinstance(value, list):
+        for item in value:
+            _check_cbor(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str | int):
+                raise WireDecodeError("CBOR map keys must be strings")
+            _check_cbor(item)
+    elif isinstance(value, cbor2.CBORTag | cbor2.CBORSimpleValue):
+        raise WireDecodeError("unsupported CBOR tag or simple value")
+    return value
+
+
+def decode_cbor(data: bytes) -> Any:
+    try:
+        value = cbor2.loads(data)
+    except Exception as exc:  # cbor2 raises several error types on garbage
+        raise WireDecodeError(f"invalid CBOR: {exc}") from None
+    if isinstance(value, list | dict):
+        if b"\xf7" in data:
+            value = _strip_undefined(value)
+        _check_cbor(value)
+    elif value is cbor2.undefined:
+        value = None
+    return value
+
+
+def _cbor_default(encoder: cbor2.CBOREncoder, value: Any) -> None:
+    raise TypeError(f"cannot encode {type(value).__name__} as CBOR")
+
+
+def encode_cbor(value: Any) -> bytes:
+    return encode(value, "cbor")
+
+
+def _bigints_for_cbor(value: Any) -> Any:
+    # BigInt ids go out as 8-byte unsigned integers, as RivetKit writes them.
+    if isinstance(value, BigInt):
+        return _U64(int(value))
+    if isinstance(value, dict):
+        return {key: _bigints_for_cbor(item) for key, item in value.items()}
+    return value
+
+
+class _U64:
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def _encode_u64(encoder: cbor2.CBOREncoder, value: _U64) -> None:
+    if 0 <= value.value < 2**64:
+        encoder.write(b"\x1b" + value.value.to_bytes(8, "big"))
+    else:
+        encoder.encode(value.value)
+
+
+def _cbor_dumps_default(encoder: cbor2.CBOREncoder, value: Any) -> None:
+    if isinstance(value, _U64):
+        _encode_u64(encoder, value)
+        return
+    _cbor_default(encoder, value)
+
+
+_cbor_dumps_plain = cbor2.dumps
+
+
+def _dumps(value: Any) -> bytes:
+    return _cbor_dumps_plain(value, default=_cbor_dumps_default)
+
+
+def decode(data: bytes, encoding: Encoding) -> Any:
+    return decode_cbor(data) if encoding == "cbor" else decode_json(data)
+
+
+def encode(value: Any, encoding: Encoding) -> bytes:
+    if encoding == "cbor":
+        return _dumps(_bigints_for_cbor(value)) if isinstance(value, dict) else _dumps(value)
+    return encode_json(value)
+
+
+def content_type(encoding: Encoding) -> str:
+    return CBOR_CONTENT_TYPE if encoding == "cbor" else JSON_CONTENT_TYPE

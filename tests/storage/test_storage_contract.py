@@ -1,0 +1,214 @@
+"""The storage contract: every driver passes the same suite (SQLite on a real file, in-memory)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rivet_dsl.storage import ActorRecord, MemoryStorage, QueueRow, ScheduleRow, SqliteStorage, Storage
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    store: Storage = SqliteStorage(tmp_path / "db" / "rivet.db") if request.param == "sqlite" else MemoryStorage()
+    await store.open()
+    yield store
+    await store.close()
+
+
+def actor(actor_id: str = "a1", name: str = "counter", key: str = "k", state: bytes = b"s0") -> ActorRecord:
+    return ActorRecord(actor_id, name, key, b"input", 1.0, state, None)
+
+
+async def test_create_load_and_find(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    await storage.commit()
+    loaded = await storage.load_actor("a1")
+    assert loaded == actor()
+    assert await storage.find_actor("counter", "k") == actor()
+    assert await storage.find_actor("counter", "other") is None
+    assert await storage.load_actor("missing") is None
+
+
+async def test_state_writes_coalesce_and_last_write_wins(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    storage.batch.put_state("a1", b"s1")
+    storage.batch.put_state("a1", b"s2")
+    await storage.commit()
+    record = await storage.load_actor("a1")
+    assert record is not None and record.state == b"s2"
+
+
+async def test_commit_future_is_shared_by_everything_pending(storage: Storage) -> None:
+    storage.batch.create_actor(actor("a1", key="1"))
+    first = storage.commit()
+    storage.batch.create_actor(actor("a2", key="2"))
+    second = storage.commit()
+    assert first is second
+    await first
+    assert await storage.load_actor("a2") is not None
+
+
+async def test_group_commit_batches_concurrent_writers(storage: Storage) -> None:
+    for i in range(50):
+        storage.batch.create_actor(actor(f"a{i}", key=str(i)))
+    await storage.commit()
+    commits_before = storage.commits
+
+    async def write(i: int) -> None:
+        storage.batch.put_state(f"a{i}", b"v%d" % i)
+        await storage.commit()
+
+    await asyncio.gather(*(write(i) for i in range(50)))
+    # 50 concurrent acknowledged writes needed far fewer than 50 transactions.
+    assert storage.commits - commits_before < 10
+    for i in range(50):
+        record = await storage.load_actor(f"a{i}")
+        assert record is not None and record.state == b"v%d" % i
+
+
+async def test_queue_rows_are_fifo_and_deletable(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    for seq in (1, 2, 3):
+        storage.batch.enqueue(QueueRow("a1", seq, "jobs", b"body%d" % seq, float(seq)))
+    storage.batch.dequeue("a1", 2)
+    await storage.commit()
+    rows = await storage.load_queue("a1")
+    assert [(r.seq, r.body) for r in rows] == [(1, b"body1"), (3, b"body3")]
+
+
+async def test_enqueue_and_dequeue_in_one_batch_ends_deleted(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    storage.batch.dequeue("a1", 7)
+    storage.batch.enqueue(QueueRow("a1", 7, "jobs", b"x", 1.0))
+    await storage.commit()
+    assert await storage.load_queue("a1") == []
+
+
+async def test_schedules_and_alarms(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    storage.batch.put_schedule(ScheduleRow("a1", "s2", 20.0, "tick", b"", 1.0))
+    storage.batch.put_schedule(ScheduleRow("a1", "s1", 10.0, "tick", b"", 1.0))
+    storage.batch.set_alarm("a1", 10.0)
+    await storage.commit()
+    assert [r.schedule_id for r in await storage.load_schedules("a1")] == ["s1", "s2"]
+    assert await storage.load_alarms() == [("a1", 10.0)]
+    storage.batch.delete_schedule("a1", "s1")
+    storage.batch.set_alarm("a1", None)
+    await storage.commit()
+    assert [r.schedule_id for r in await storage.load_schedules("a1")] == ["s2"]
+    assert await storage.load_alarms() == []
+
+
+async def test_kv_put_delete_prefix_and_ranges(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    for key in (b"wf/a", b"wf/b", b"wf/c", b"x/z"):
+        storage.batch.kv_put("a1", key, key.upper())
+    await storage.commit()
+    assert await storage.load_kv("a1", b"wf/") == [(b"wf/a", b"WF/A"), (b"wf/b", b"WF/B"), (b"wf/c", b"WF/C")]
+    storage.batch.kv_delete_range("a1", b"wf/a", b"wf/c")
+    storage.batch.kv_delete("a1", b"x/z")
+    await storage.commit()
+    assert await storage.load_kv("a1") == [(b"wf/c", b"WF/C")]
+
+
+async def test_range_delete_drops_puts_of_the_same_batch(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    storage.batch.kv_put("a1", b"k1", b"v")
+    storage.batch.kv_delete_range("a1", b"k0", b"k9")
+    storage.batch.kv_put("a1", b"k5", b"after")
+    await storage.commit()
+    assert await storage.load_kv("a1") == [(b"k5", b"after")]
+
+
+async def test_destroy_removes_everything_and_the_key_can_be_reused(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    storage.batch.enqueue(QueueRow("a1", 1, "jobs", b"x", 1.0))
+    storage.batch.put_schedule(ScheduleRow("a1", "s", 5.0, "tick", b"", 1.0))
+    storage.batch.kv_put("a1", b"k", b"v")
+    storage.batch.set_alarm("a1", 5.0)
+    await storage.commit()
+    storage.batch.destroy_actor("a1")
+    storage.batch.put_state("a1", b"late write for a destroyed actor")
+    await storage.commit()
+    assert await storage.load_actor("a1") is None
+    assert await storage.load_queue("a1") == []
+    assert await storage.load_schedules("a1") == []
+    assert await storage.load_kv("a1") == []
+    assert await storage.load_alarms() == []
+    storage.batch.create_actor(actor("a2"))
+    await storage.commit()
+    found = await storage.find_actor("counter", "k")
+    assert found is not None and found.actor_id == "a2"
+
+
+async def test_list_actors_filters_by_name_without_state(storage: Storage) -> None:
+    storage.batch.create_actor(actor("a1", name="counter", key="1"))
+    storage.batch.create_actor(actor("a2", name="chat", key="1"))
+    await storage.commit()
+    listed = await storage.list_actors("counter")
+    assert [r.actor_id for r in listed] == ["a1"]
+    assert listed[0].state is None
+    assert {r.actor_id for r in await storage.list_actors()} == {"a1", "a2"}
+
+
+async def test_duplicate_key_fails_the_whole_batch(storage: Storage) -> None:
+    storage.batch.create_actor(actor("a1"))
+    await storage.commit()
+    storage.batch.create_actor(actor("a2"))  # same name and key
+    storage.batch.put_state("a1", b"must not land")
+    with pytest.raises(Exception):
+        await storage.commit()
+    record = await storage.load_actor("a1")
+    assert record is not None and record.state == b"s0"
+    assert await storage.load_actor("a2") is None
+    # The store keeps working after a failed batch.
+    storage.batch.put_state("a1", b"ok")
+    await storage.commit()
+    record = await storage.load_actor("a1")
+    assert record is not None and record.state == b"ok"
+
+
+async def test_abort_drops_unacknowledged_writes(tmp_path: Path) -> None:
+    path = tmp_path / "rivet.db"
+    store = SqliteStorage(path)
+    await store.open()
+    store.batch.create_actor(actor())
+    await store.commit()
+    store.batch.put_state("a1", b"never acknowledged")
+    await store.abort()
+    reopened = SqliteStorage(path)
+    await reopened.open()
+    record = await reopened.load_actor("a1")
+    assert record is not None and record.state == b"s0"
+    await reopened.close()
+
+
+async def test_sqlite_file_is_wal_versioned_and_fsync_mode_is_full(tmp_path: Path) -> None:
+    path = tmp_path / "rivet.db"
+    store = SqliteStorage(path, fsync=True)
+    await store.open()
+    assert await store.schema_version() == 1
+    rows = list(await store.db.execute_fetchall("PRAGMA synchronous"))
+    assert rows[0][0] == 2  # FULL
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("SELECT value FROM rivet_meta WHERE key='schema_version'").fetchone()[0] == "1"
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rivet.db"
+    store = SqliteStorage(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE rivet_meta SET value='99' WHERE key='schema_version'")
+    newer = SqliteStorage(path)
+    with pytest.raises(Exception, match="newer than this rivet_dsl"):
+        await newer.open()
+    await newer.db.close()
