@@ -59,13 +59,10 @@ class Status(enum.Enum):
 
 
 async def wait_durable(future: asyncio.Future[None] | None) -> None:
-    """Await a shared commit future without letting one cancelled waiter cancel it for all."""
+    """Await a shared commit future (uncancellable by design: see ``Storage.commit``)."""
     if future is None:
         return
-    if future.done():
-        future.result()
-        return
-    await asyncio.shield(future)
+    await future
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -465,7 +462,13 @@ class LiveActor:
     def alarms_changed(self) -> None:
         """Persist the earliest alarm (with the next commit) and arm the in-memory timer."""
         at = self.next_alarm()
-        self.runtime.storage.batch.set_alarm(self.actor_id, at)
+        persisted = at
+        resume = None if self.workflow is None else self.workflow.resume_at
+        if resume is not None and (persisted is None or resume < persisted):
+            # A running workflow persists an alarm in the past: after a crash the restarted
+            # runtime wakes the actor at once and the workflow resumes from history.
+            persisted = resume
+        self.runtime.storage.batch.set_alarm(self.actor_id, persisted)
         if at is not None:
             self.runtime.arm_alarm(self.actor_id, at)
         else:

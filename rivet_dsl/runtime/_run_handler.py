@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._instance import LiveActor
 
-__all__ = ["start_workflow"]
+__all__ = ["restart_workflow", "start_workflow"]
 
 
 async def start_workflow(actor: LiveActor) -> None:
@@ -22,3 +22,15 @@ async def start_workflow(actor: LiveActor) -> None:
         await run_workflow(actor)
     finally:
         actor.run_finished()
+
+
+def restart_workflow(actor: LiveActor) -> bool:
+    """Start the workflow again on an awake actor whose workflow has finished (``recover``,
+    replay-from-step). Returns False if the workflow is still running."""
+    if actor._run_task is not None and not actor._run_task.done():
+        return False
+    actor.leave_wait()
+    actor._run_active = True
+    actor._run_task = actor.runtime.spawn(start_workflow(actor))
+    actor.runtime.idle.remove(actor)
+    return True

@@ -181,6 +181,16 @@ class WriteBatch:
         )
 
 
+class _CommitFuture(asyncio.Future[None]):
+    """The shared future of one transaction. It cannot be cancelled: many callers await the
+    same commit, and one caller giving up must not fail it for the others. A cancelled
+    waiter still gets ``CancelledError`` (once the commit has landed), so no ``shield`` (and
+    its extra future and callbacks per write) is needed on the hot path."""
+
+    def cancel(self, msg: object = None) -> bool:
+        return False
+
+
 class Storage(ABC):
     """A durable store for actors. Drivers: SQLite (embedded default) and in-memory."""
 
@@ -248,7 +258,7 @@ class Storage(ABC):
         if future is None:
             if self._closed:
                 raise ConnectionAbortedError("storage is closed")
-            future = self._pending_future = asyncio.get_running_loop().create_future()
+            future = self._pending_future = _CommitFuture(loop=asyncio.get_running_loop())
             assert self._wakeup is not None
             self._wakeup.set()
         return future

@@ -1,4 +1,8 @@
-"""The embedded default store: one SQLite database file in WAL mode, through aiosqlite.
+"""The embedded default store: one SQLite database file in WAL mode.
+
+Reads and migrations go through aiosqlite; the group-commit writer owns a second connection
+on its own thread and applies each batch in a single hop (WAL lets the two coexist, and a
+read issued after a commit was acknowledged sees it).
 
 ``synchronous=NORMAL`` (the default) survives a process crash (``kill -9``); ``fsync=True``
 uses ``synchronous=FULL`` and also survives power loss. The schema is versioned; migrations
@@ -7,8 +11,11 @@ run in order when the file is opened.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiosqlite
@@ -40,6 +47,9 @@ class SqliteStorage(Storage):
         self.path = os.fspath(path)
         self.fsync = fsync
         self._db: aiosqlite.Connection | None = None
+        #: The group-commit writer: its own connection, used only from its own thread.
+        self._write_conn: sqlite3.Connection | None = None
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rivet-sqlite-writer")
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -56,6 +66,14 @@ class SqliteStorage(Storage):
         await db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
         await db.execute("PRAGMA busy_timeout=10000")
         await self._migrate()
+        loop = asyncio.get_running_loop()
+        self._write_conn = await loop.run_in_executor(self._writer_thread, self._connect_writer)
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        writer.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
+        writer.execute("PRAGMA busy_timeout=10000")
+        return writer
 
     async def _migrate(self) -> None:
         db = self.db
@@ -87,20 +105,33 @@ class SqliteStorage(Storage):
         return int(rows[0][0]) if rows else 0
 
     async def _close(self) -> None:
+        writer, self._write_conn = self._write_conn, None
+        if writer is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.close)
+        self._writer_thread.shutdown(wait=True)
         db, self._db = self._db, None
         if db is not None:
             await db.close()
 
     async def _apply(self, batch: WriteBatch) -> None:
-        db = self.db
-        await db.execute("BEGIN IMMEDIATE")
+        # The whole transaction runs in one hop to the writer thread: a commit costs one
+        # round trip instead of one per statement (aiosqlite's model), which is what bounds
+        # a single actor's sequential writes.
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_thread, self._apply_sync, batch)
+
+    def _apply_sync(self, batch: WriteBatch) -> None:
+        db = self._write_conn
+        if db is None:
+            raise StorageError("storage is not open")
+        db.execute("BEGIN IMMEDIATE")
         try:
             if batch.destroyed:
                 gone = [(actor_id,) for actor_id in batch.destroyed]
                 for table in ("actors", "queue", "schedules", "kv"):
-                    await db.executemany(f"DELETE FROM {table} WHERE actor_id = ?", gone)
+                    db.executemany(f"DELETE FROM {table} WHERE actor_id = ?", gone)
             if batch.created:
-                await db.executemany(
+                db.executemany(
                     f"INSERT INTO actors ({_ACTOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         (r.actor_id, r.name, r.key, r.input, r.created_at, r.state, r.alarm_at)
@@ -108,46 +139,46 @@ class SqliteStorage(Storage):
                     ],
                 )
             if batch.states:
-                await db.executemany(
+                db.executemany(
                     "UPDATE actors SET state = ? WHERE actor_id = ?",
                     [(state, actor_id) for actor_id, state in batch.states.items()],
                 )
             if batch.alarms:
-                await db.executemany(
+                db.executemany(
                     "UPDATE actors SET alarm_at = ? WHERE actor_id = ?",
                     [(at, actor_id) for actor_id, at in batch.alarms.items()],
                 )
             if batch.enqueued:
-                await db.executemany(
+                db.executemany(
                     "INSERT INTO queue (actor_id, seq, name, body, created_at) VALUES (?, ?, ?, ?, ?)",
                     [(r.actor_id, r.seq, r.name, r.body, r.created_at) for r in batch.enqueued],
                 )
             if batch.dequeued:
-                await db.executemany("DELETE FROM queue WHERE actor_id = ? AND seq = ?", batch.dequeued)
+                db.executemany("DELETE FROM queue WHERE actor_id = ? AND seq = ?", batch.dequeued)
             if batch.schedules:
                 puts = [r for r in batch.schedules.values() if r is not None]
                 deletes = [k for k, r in batch.schedules.items() if r is None]
                 if puts:
-                    await db.executemany(
+                    db.executemany(
                         "INSERT OR REPLACE INTO schedules (actor_id, schedule_id, fire_at, action, args, created_at) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         [(r.actor_id, r.schedule_id, r.fire_at, r.action, r.args, r.created_at) for r in puts],
                     )
                 if deletes:
-                    await db.executemany("DELETE FROM schedules WHERE actor_id = ? AND schedule_id = ?", deletes)
+                    db.executemany("DELETE FROM schedules WHERE actor_id = ? AND schedule_id = ?", deletes)
             if batch.kv_ranges:
-                await db.executemany("DELETE FROM kv WHERE actor_id = ? AND key >= ? AND key < ?", batch.kv_ranges)
+                db.executemany("DELETE FROM kv WHERE actor_id = ? AND key >= ? AND key < ?", batch.kv_ranges)
             if batch.kv:
                 puts_kv = [(k[0], k[1], v) for k, v in batch.kv.items() if v is not None]
                 deletes_kv = [k for k, v in batch.kv.items() if v is None]
                 if puts_kv:
-                    await db.executemany("INSERT OR REPLACE INTO kv (actor_id, key, value) VALUES (?, ?, ?)", puts_kv)
+                    db.executemany("INSERT OR REPLACE INTO kv (actor_id, key, value) VALUES (?, ?, ?)", puts_kv)
                 if deletes_kv:
-                    await db.executemany("DELETE FROM kv WHERE actor_id = ? AND key = ?", deletes_kv)
-            await db.execute("COMMIT")
+                    db.executemany("DELETE FROM kv WHERE actor_id = ? AND key = ?", deletes_kv)
+            db.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:
-                await db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
             if isinstance(exc, Exception) and not isinstance(exc, StorageError):
                 raise StorageError(f"commit failed: {exc}") from exc
             raise

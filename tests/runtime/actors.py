@@ -283,3 +283,33 @@ class Ledger(Actor[LedgerState]):
 
 
 ledger_registry = setup(Ledger)
+
+
+class Watched(Actor[CountState], sleep_timeout=10.0):
+    """on_state_change fires once per committed change, not for reads."""
+
+    def on_wake(self) -> None:
+        self.changes: list[int] = []
+
+    def on_state_change(self, state: CountState) -> None:
+        self.changes.append(state.count)
+
+    @action
+    def bump(self) -> None:
+        self.state.count += 1
+        self.state.count += 1  # two mutations, one change notification
+
+    @action
+    def read(self) -> int:
+        return self.state.count
+
+    @action
+    def seen(self) -> list[int]:
+        return self.changes
+
+    @action
+    def is_aborted(self) -> bool:
+        return self.aborted.is_set()
+
+
+watched_registry = setup(Watched)

@@ -1,6 +1,6 @@
 """Child process for the SIGKILL test: applies operations and prints each acknowledged id.
 
-Usage: python -m tests.runtime.crash_child DB_PATH WORKERS
+Usage: python -m tests.runtime.crash_child DB_PATH WORKERS [fsync]
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from rivet_dsl.storage import SqliteStorage
 from .actors import ledger_registry
 
 
-async def main(db: str, workers: int) -> None:
-    runtime = Runtime(ledger_registry, storage=SqliteStorage(db))
+async def main(db: str, workers: int, fsync: bool) -> None:
+    runtime = Runtime(ledger_registry, storage=SqliteStorage(db, fsync=fsync))
     await runtime.start()
     actors = [(await runtime.get_or_create("ledger", [f"k{i % 4}"])).actor_id for i in range(workers)]
     print("ready", flush=True)
@@ -38,4 +38,4 @@ async def main(db: str, workers: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3:] == ["fsync"]))

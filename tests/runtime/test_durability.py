@@ -10,6 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from rivet_dsl.client import ActorError
 from rivet_dsl.testing import TestEnvironment
 
@@ -64,10 +66,11 @@ async def test_crash_with_operations_in_flight() -> None:
             assert applied == attempted[i][: len(applied)], "effects must commit in order"
 
 
-def test_sigkill_mid_load_loses_no_acknowledged_operation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["normal", "fsync"])
+def test_sigkill_mid_load_loses_no_acknowledged_operation(tmp_path: Path, mode: str) -> None:
     db = tmp_path / "crash.db"
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.runtime.crash_child", str(db), "8"],
+        [sys.executable, "-m", "tests.runtime.crash_child", str(db), "8", *(["fsync"] if mode == "fsync" else [])],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
