@@ -178,9 +178,6 @@ class LiveActor:
         if self._inflight == 0:
             self.runtime.spawn(self.runtime.destroy_live(self))
 
-    def check_queue_send(self) -> None:
-        check_step_access("queue send")
-
     async def enqueue(self, name: str, body: Any) -> None:
         check_step_access("queue send")
         queue = self.queue

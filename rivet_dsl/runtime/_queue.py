@@ -126,10 +126,6 @@ class ActorQueue:
     def __len__(self) -> int:
         return len(self._messages)
 
-    @property
-    def next_seq(self) -> int:
-        return self._next_seq
-
     def _check_known(self, names: tuple[str, ...] | None) -> None:
         if names is None:
             return
@@ -187,7 +183,6 @@ class ActorQueue:
 
     async def send(self, name: str, body: Any) -> None:
         """Enqueue ``body`` on this actor's queue ``name``; returns once it is durable."""
-        self._actor.check_queue_send()
         await self._actor.enqueue(name, body)
 
     async def send_and_wait(self, name: str, body: Any, timeout: float | None) -> QueueSendResult[Any]:
@@ -338,9 +333,3 @@ class ActorQueue:
             message = await self.next(names, completable=completable)
             if message is not None:
                 yield message
-
-    def forget_outstanding(self) -> None:
-        self._outstanding = None
-
-    def pending_names(self) -> list[str]:
-        return [row.name for row in self._messages]

@@ -18,7 +18,7 @@ from .._errors import ActorAlreadyExistsError, ActorNotFoundError, RivetError
 from ..actor._definition import ActorDefinition
 from ..storage import ActorRecord, Storage
 from ._clock import Clock, SystemClock, Timer
-from ._codec import decode_builtins, encode, to_builtins
+from ._codec import encode, to_builtins
 from ._connection import Conn, EventSink
 from ._instance import LiveActor, Status
 from ._keys import KeyLike, deserialize_key, normalize_key, serialize_key
@@ -497,7 +497,3 @@ class Runtime:
         """Destroy an actor: ``on_destroy`` runs and everything it stored is deleted."""
         actor = await self.acquire(actor_id)
         await self.destroy_live(actor)
-
-    async def input_of(self, actor_id: str) -> Any:
-        record = await self.storage.load_actor(actor_id)
-        return None if record is None or record.input is None else decode_builtins(record.input)

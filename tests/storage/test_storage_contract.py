@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rivet_dsl import StorageError
 from rivet_dsl.storage import ActorRecord, MemoryStorage, QueueRow, ScheduleRow, SqliteStorage, Storage
 
 
@@ -161,7 +162,7 @@ async def test_duplicate_key_fails_the_whole_batch(storage: Storage) -> None:
     await storage.commit()
     storage.batch.create_actor(actor("a2"))  # same name and key
     storage.batch.put_state("a1", b"must not land")
-    with pytest.raises(Exception):
+    with pytest.raises(StorageError):
         await storage.commit()
     record = await storage.load_actor("a1")
     assert record is not None and record.state == b"s0"
