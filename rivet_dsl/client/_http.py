@@ -1,40 +1,240 @@
-"""HTTP and WebSocket transport (RivetKit 2.3 gateway protocol)."""
+"""HTTP and WebSocket transport (RivetKit 2.3 gateway protocol).
+
+Speaks to a ``rivet-dsl serve`` server or to RivetKit itself: stateless calls are HTTP requests
+(httpx) to ``/gateway/{actor}/action|queue/...``; connections are WebSockets (``websockets``) on
+``/gateway/{actor}/connect`` carrying ``{"body": {"tag", "val"}}`` frames. A connection that drops
+is reopened with backoff and its event subscriptions are sent again.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import itertools
+import logging
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, Literal
 
+import httpx
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from ..server._codec import (
+    BigInt,
+    Encoding,
+    WireDecodeError,
+    content_type,
+    decode,
+    encode,
+    encode_json,
+)
 from ._transport import EventCallback, TransportConnection
 from ._types import ActorError, ActorTarget, QueueSendResult
 
 __all__ = ["HttpTransport"]
 
+_log = logging.getLogger("rivet_dsl.client")
+
+
+def _wire(value: Any) -> Any:
+    """Plain data as it goes on the wire (Structs become dicts), like the in-process transport."""
+    return msgspec.to_builtins(value)
+
+
+def _serialize_key(key: tuple[str, ...]) -> str:
+    if not key:
+        return "/"
+    parts = ["\\0" if part == "" else part.replace("\\", "\\\\").replace("/", "\\/") for part in key]
+    return "/".join(parts)
+
+
+def _cbor_b64(value: Any, urlsafe: bool) -> str:
+    raw = encode(_wire(value), "cbor")
+    if urlsafe:
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _transport_error(message: str, code: str = "transport_error") -> ActorError:
+    return ActorError("client", code, message)
+
 
 class HttpTransport:
-    """Talks to a ``rivet-dsl serve`` server (or RivetKit) over HTTP and WebSocket."""
+    """Talks to a ``rivet-dsl serve`` server (or RivetKit) over HTTP and WebSocket.
 
-    def __init__(self, endpoint: str, *, encoding: Literal["json", "cbor"] = "json", token: str | None = None) -> None:
+    Args:
+        endpoint: ``http://host:port``.
+        encoding: ``"json"`` (with RivetKit's JSON-compat tagging) or ``"cbor"``.
+        token: a bearer token sent with every request (``rvt-token`` on gateway requests).
+        namespace: the RivetKit namespace (``default``).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        encoding: Literal["json", "cbor"] = "json",
+        token: str | None = None,
+        namespace: str = "default",
+        timeout: float | None = 120.0,
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        self.encoding = encoding
+        self.encoding: Encoding = encoding
         self.token = token
+        self.namespace = namespace
+        self._timeout = timeout
+        self._http: httpx.AsyncClient | None = None
+        self._connections: set[_HttpConnection] = set()
+        self._headers = {"x-rivet-encoding": encoding, "content-type": content_type(encoding)}
+        if token is not None:
+            self._headers["authorization"] = f"Bearer {token}"
 
-    def _unavailable(self) -> ActorError:
-        return ActorError("client", "transport_unavailable", "the HTTP transport is not available yet")
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.endpoint,
+                timeout=self._timeout,
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+            )
+        return self._http
+
+    def _gateway(self, target: ActorTarget) -> tuple[str, dict[str, str]]:
+        """The gateway path and ``rvt-*`` query of a target (by id, or by name and key)."""
+        if target.method == "id":
+            assert target.actor_id is not None
+            path = f"/gateway/{urllib.parse.quote(target.actor_id, safe='')}"
+            return path, ({"rvt-token": self.token} if self.token else {})
+        query = {"rvt-namespace": self.namespace, "rvt-method": target.method}
+        if target.key:
+            query["rvt-key"] = ",".join(target.key)
+        if target.method == "getOrCreate":
+            query["rvt-runner"] = "default"
+            query["rvt-crash-policy"] = "sleep"
+            if target.input is not None:
+                query["rvt-input"] = _cbor_b64(target.input, urlsafe=True)
+        if self.token:
+            query["rvt-token"] = self.token
+        return f"/gateway/{urllib.parse.quote(target.name, safe='')}", query
+
+    async def _addressable(self, target: ActorTarget) -> ActorTarget:
+        """Keys holding a ``,`` cannot travel in ``rvt-key``: address such actors by id."""
+        if target.method != "id" and any("," in part for part in target.key):
+            actor_id = await self.resolve(target)
+            return ActorTarget(target.name, target.key, "id", actor_id=actor_id)
+        return target
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        encoding: Encoding | None = None,
+    ) -> Any:
+        enc = encoding or self.encoding
+        headers = self._headers if enc == self.encoding else {
+            **self._headers,
+            "x-rivet-encoding": enc,
+            "content-type": content_type(enc),
+        }
+        content = None if body is None else encode(body, enc)
+        try:
+            response = await self.http.request(method, path, params=params, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _transport_error(f"{method} {path} failed: {exc!r}", "connection_failed") from None
+        data = response.content
+        try:
+            payload = decode(data, enc) if data else None
+        except WireDecodeError:
+            payload = None
+            if response.is_success:
+                raise _transport_error(f"undecodable {enc} response from {method} {path}") from None
+        if not response.is_success:
+            if isinstance(payload, dict) and isinstance(payload.get("group"), str) and isinstance(payload.get("code"), str):
+                raise ActorError(
+                    payload["group"],
+                    payload["code"],
+                    str(payload.get("message", "")),
+                    payload.get("metadata"),
+                    response.status_code,
+                )
+            raise ActorError(
+                "client", "http_error", f"{method} {path} returned HTTP {response.status_code}", None, response.status_code
+            )
+        return payload
+
+    # -- Transport ---------------------------------------------------------------------------
 
     async def resolve(self, target: ActorTarget) -> str:
-        raise self._unavailable()
+        if target.method == "id":
+            assert target.actor_id is not None
+            return target.actor_id
+        key = _serialize_key(target.key)
+        if target.method == "get":
+            payload = await self._request(
+                "GET", "/actors", params={"name": target.name, "key": key, "namespace": self.namespace}, encoding="json"
+            )
+            actors = payload.get("actors") if isinstance(payload, dict) else None
+            if not actors:
+                raise ActorError("actor", "not_found", f"Actor not found: {target.name} {list(target.key)}", None, 404)
+            return str(actors[0]["actor_id"])
+        body: dict[str, Any] = {
+            "name": target.name,
+            "key": key,
+            "runner_name_selector": "default",
+            "crash_policy": "sleep",
+        }
+        if target.input is not None:
+            body["input"] = _cbor_b64(target.input, urlsafe=False)
+        payload = await self._request("PUT", "/actors", params={"namespace": self.namespace}, body=body, encoding="json")
+        return str(payload["actor"]["actor_id"])
 
     async def create(self, name: str, key: tuple[str, ...], input: Any) -> str:
-        raise self._unavailable()
+        body: dict[str, Any] = {
+            "name": name,
+            "key": _serialize_key(key),
+            "runner_name_selector": "default",
+            "crash_policy": "sleep",
+        }
+        if input is not None:
+            body["input"] = _cbor_b64(input, urlsafe=False)
+        payload = await self._request("POST", "/actors", params={"namespace": self.namespace}, body=body, encoding="json")
+        return str(payload["actor"]["actor_id"])
 
     async def action(self, target: ActorTarget, name: str, args: list[Any]) -> Any:
-        raise self._unavailable()
+        target = await self._addressable(target)
+        path, query = self._gateway(target)
+        payload = await self._request(
+            "POST", f"{path}/action/{urllib.parse.quote(name, safe='')}", params=query, body={"args": _wire(args)}
+        )
+        if not isinstance(payload, dict):
+            raise _transport_error("malformed action response")
+        return payload.get("output")
 
     async def send(
         self, target: ActorTarget, name: str, body: Any, *, wait: bool, timeout: float | None
     ) -> QueueSendResult[Any]:
-        raise self._unavailable()
+        target = await self._addressable(target)
+        path, query = self._gateway(target)
+        request: dict[str, Any] = {"body": _wire(body), "name": name, "wait": wait}
+        if wait and timeout is not None:
+            request["timeout"] = max(0, round(timeout * 1000))
+        payload = await self._request("POST", f"{path}/queue/{urllib.parse.quote(name, safe='')}", params=query, body=request)
+        if not isinstance(payload, dict):
+            raise _transport_error("malformed queue response")
+        status = payload.get("status")
+        if status == "timedOut":
+            return QueueSendResult("timed_out")
+        if status != "completed":
+            raise _transport_error(f"unknown queue send status {status!r}")
+        return QueueSendResult("completed", payload.get("response"))
 
     async def connect(
         self,
@@ -43,10 +243,252 @@ class HttpTransport:
         on_event: EventCallback,
         on_close: Callable[[ActorError | None], None],
     ) -> TransportConnection:
-        raise self._unavailable()
+        target = await self._addressable(target)
+        connection = _HttpConnection(self, target, params, on_event, on_close)
+        await connection.open()
+        self._connections.add(connection)
+        return connection
 
     async def destroy(self, target: ActorTarget) -> None:
-        raise self._unavailable()
+        actor_id = await self.resolve(target)
+        await self._request(
+            "DELETE", f"/actors/{urllib.parse.quote(actor_id, safe='')}", params={"namespace": self.namespace}, encoding="json"
+        )
 
     async def aclose(self) -> None:
-        return None
+        for connection in list(self._connections):
+            await connection.close()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    def _forget(self, connection: _HttpConnection) -> None:
+        self._connections.discard(connection)
+
+
+class _HttpConnection:
+    """One WebSocket connection; reopened (with resubscription) if it drops."""
+
+    RECONNECT_ATTEMPTS = 8
+
+    def __init__(
+        self,
+        transport: HttpTransport,
+        target: ActorTarget,
+        params: Any,
+        on_event: EventCallback,
+        on_close: Callable[[ActorError | None], None],
+    ) -> None:
+        self.transport = transport
+        self.target = target
+        self.params = params
+        self.on_event = on_event
+        self.on_close = on_close
+        self.actor_id = ""
+        self.connection_id = ""
+        self.encoding: Encoding = transport.encoding
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count()
+        self._subscriptions: set[str] = set()
+        self._closing = False
+        self._closed = False
+
+    def _url(self) -> str:
+        path, query = self.transport._gateway(self.target)
+        base = self.transport.endpoint
+        if base.startswith("https://"):
+            base = "wss://" + base[len("https://") :]
+        elif base.startswith("http://"):
+            base = "ws://" + base[len("http://") :]
+        url = f"{base}{path}/connect"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        return url
+
+    def _protocols(self) -> list[str]:
+        protocols = ["rivet", f"rivet_encoding.{self.encoding}"]
+        if self.params is not None:
+            raw = encode_json(_wire(self.params)).decode()
+            protocols.append("rivet_conn_params." + urllib.parse.quote(raw, safe=""))
+        if self.transport.token:
+            protocols.append("rivet_token." + urllib.parse.quote(self.transport.token, safe=""))
+        return protocols
+
+    async def open(self) -> None:
+        try:
+            ws = await websockets.connect(
+                self._url(),
+                subprotocols=[websockets.Subprotocol(p) for p in self._protocols()],
+                max_size=32 * 1024 * 1024,
+                compression=None,
+                open_timeout=30,
+                ping_interval=None,
+            )
+        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            raise _transport_error(f"cannot open a connection: {exc!r}", "connection_failed") from None
+        try:
+            frame = await asyncio.wait_for(ws.recv(), 30)
+            tag, val = self._parse(frame)
+        except (websockets.WebSocketException, TimeoutError, _BadFrame) as exc:
+            await ws.close()
+            raise _transport_error(f"connection failed before Init: {exc!r}", "connection_failed") from None
+        if tag == "Error":
+            await ws.close()
+            raise ActorError(str(val.get("group")), str(val.get("code")), str(val.get("message", "")), val.get("metadata"))
+        if tag != "Init":
+            await ws.close()
+            raise _transport_error(f"expected Init, got {tag}", "protocol_error")
+        self.actor_id = str(val.get("actorId", ""))
+        self.connection_id = str(val.get("connectionId", ""))
+        self._ws = ws
+        self._outbox = asyncio.Queue()
+        for event in self._subscriptions:
+            self._send({"body": {"tag": "SubscriptionRequest", "val": {"eventName": event, "subscribe": True}}})
+        loop = asyncio.get_running_loop()
+        if self._writer is not None:
+            self._writer.cancel()
+        self._writer = loop.create_task(self._write(ws, self._outbox))
+        self._reader = loop.create_task(self._read(ws))
+
+    def _parse(self, frame: str | bytes) -> tuple[str, dict[str, Any]]:
+        data = frame.encode() if isinstance(frame, str) else frame
+        try:
+            message = decode(data, self.encoding)
+        except WireDecodeError as exc:
+            raise _BadFrame(str(exc)) from None
+        body = message.get("body") if isinstance(message, dict) else None
+        if not isinstance(body, dict) or not isinstance(body.get("tag"), str) or not isinstance(body.get("val"), dict):
+            raise _BadFrame("frame without {body: {tag, val}}")
+        return body["tag"], body["val"]
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        """Queue a frame for the writer (frames leave in the order they were queued)."""
+        if self._ws is None:
+            raise _transport_error("the connection is not open", "connection_closed")
+        data = encode(frame, self.encoding)
+        self._outbox.put_nowait(data.decode() if self.encoding == "json" else data)
+
+    async def _write(self, ws: ClientConnection, outbox: asyncio.Queue[str | bytes]) -> None:
+        try:
+            while True:
+                await ws.send(await outbox.get())
+        except websockets.WebSocketException:
+            return
+
+    async def _read(self, ws: ClientConnection) -> None:
+        error: ActorError | None = None
+        try:
+            async for frame in ws:
+                try:
+                    tag, val = self._parse(frame)
+                except _BadFrame as exc:
+                    _log.warning("ignoring a malformed frame: %s", exc)
+                    continue
+                self._dispatch(tag, val)
+        except websockets.WebSocketException:
+            pass
+        if self._closing:
+            return
+        # The server went away: fail what is in flight, then try to reconnect.
+        if self._writer is not None:
+            self._writer.cancel()
+        self._fail_pending(_transport_error("the connection was lost", "connection_lost"))
+        self._ws = None
+        if ws.close_code in (1000, 1008):
+            # A deliberate close by the actor (``conn.disconnect()``) or a rejection: final.
+            self._finish(None)
+            return
+        delay = 0.05
+        for _ in range(self.RECONNECT_ATTEMPTS):
+            if self.closing():
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            try:
+                await self.open()
+                return
+            except ActorError as exc:
+                error = exc
+                if exc.group != "client":
+                    break
+        self._finish(error or _transport_error("the connection was lost", "connection_lost"))
+
+    def _dispatch(self, tag: str, val: dict[str, Any]) -> None:
+        if tag == "ActionResponse":
+            future = self._pending.pop(int(val.get("id", -1)), None)
+            if future is not None and not future.done():
+                future.set_result(val.get("output"))
+        elif tag == "Event":
+            args = val.get("args")
+            self.on_event(str(val.get("name")), args if isinstance(args, list) else [args])
+        elif tag == "Error":
+            error = ActorError(str(val.get("group")), str(val.get("code")), str(val.get("message", "")), val.get("metadata"))
+            action_id = val.get("actionId")
+            if action_id is not None:
+                future = self._pending.pop(int(action_id), None)
+                if future is not None and not future.done():
+                    future.set_exception(error)
+            else:
+                _log.warning("connection error from the server: %s", error)
+
+    def closing(self) -> bool:
+        """Whether :meth:`close` was called (checked again after every await)."""
+        return self._closing
+
+    def _fail_pending(self, error: ActorError) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(error)
+
+    def _finish(self, error: ActorError | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.transport._forget(self)
+        self.on_close(error)
+
+    async def action(self, name: str, args: list[Any]) -> Any:
+        if self._closed or self._closing:
+            raise _transport_error("the connection is closed", "connection_closed")
+        action_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        try:
+            self._send({"body": {"tag": "ActionRequest", "val": {"id": BigInt(action_id), "name": name, "args": _wire(args)}}})
+            return await future
+        finally:
+            self._pending.pop(action_id, None)
+
+    def subscribe(self, event: str, subscribe: bool) -> None:
+        if subscribe:
+            self._subscriptions.add(event)
+        else:
+            self._subscriptions.discard(event)
+        if self._ws is None:
+            return
+        self._send({"body": {"tag": "SubscriptionRequest", "val": {"eventName": event, "subscribe": subscribe}}})
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(1000, "Disposed")
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        self._fail_pending(_transport_error("the connection is closed", "connection_closed"))
+        self._finish(None)
+
+
+class _BadFrame(Exception):
+    pass

@@ -1,15 +1,107 @@
-"""The Rivet-compatible HTTP/WebSocket server (placeholder until the server lands)."""
+"""The Rivet-compatible HTTP/WebSocket server (RivetKit 2.3's gateway protocol).
+
+``serve(registry, ...)`` runs it with uvicorn until SIGINT/SIGTERM (in-flight requests finish,
+then every live actor sleeps and saves); ``create_app(runtime)`` gives the ASGI app.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from .._registry import Registry
+    from ..runtime import Runtime
+    from ._app import ServerConfig
 
-__all__ = ["serve"]
+__all__ = ["DEFAULT_MAX_BODY", "build_app", "create_app", "run_app", "serve"]
+
+#: Default limit for action/queue bodies and WebSocket messages (Rivet's incoming soft limit).
+DEFAULT_MAX_BODY = 64 * 1024
 
 
-def serve(registry: Registry, *, host: str, port: int, db: str, fsync: bool, dev: bool) -> None:
-    """Serve ``registry`` (not available yet)."""
-    raise NotImplementedError("the server is not available yet")
+def create_app(runtime: Runtime, config: ServerConfig | None = None) -> Starlette:
+    """The ASGI app serving ``runtime`` (started and stopped by the app's lifespan)."""
+    from ._app import create_app as _create_app
+
+    return _create_app(runtime, config)
+
+
+def build_app(
+    registry: Registry,
+    *,
+    db: str,
+    fsync: bool = False,
+    dev: bool = True,
+    inspector_token: str | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> Starlette:
+    """The ASGI app for ``registry`` on a SQLite store at ``db`` (runtime started by the lifespan)."""
+    from ..runtime import Runtime
+    from ..storage import SqliteStorage
+    from ._app import ServerConfig
+
+    directory = os.path.dirname(os.path.abspath(db))
+    os.makedirs(directory, exist_ok=True)
+    runtime = Runtime(registry, storage=SqliteStorage(db, fsync=fsync))
+    config = ServerConfig(dev=dev, inspector_token=inspector_token, max_body=max_body)
+    return create_app(runtime, config)
+
+
+def serve(
+    registry: Registry,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 6420,
+    db: str = ".rivet/rivet.db",
+    fsync: bool = False,
+    dev: bool = True,
+    inspector_token: str | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``registry`` over HTTP and WebSocket; blocks until SIGINT or SIGTERM."""
+    app = build_app(registry, db=db, fsync=fsync, dev=dev, inspector_token=inspector_token)
+    logging.getLogger("rivet_dsl.server").info("serving %s on http://%s:%d", registry, host, port)
+    run_app(app, host=host, port=port, log_level=log_level)
+
+
+def run_app(app: Starlette, *, host: str, port: int, log_level: str = "warning") -> None:
+    """Run an app from :func:`build_app`/:func:`create_app` with uvicorn until SIGINT/SIGTERM."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        ws_max_size=32 * 1024 * 1024,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        date_header=False,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn handles SIGINT/SIGTERM (graceful: in-flight requests finish, then the lifespan stops
+    # the runtime, so actors sleep and save) and re-raises the signal afterwards for the previous
+    # handler. A no-op previous handler turns that into a clean exit with status 0.
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _after_graceful_exit)
+    try:
+        server.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _after_graceful_exit(sig: int, frame: FrameType | None) -> None:
+    return None

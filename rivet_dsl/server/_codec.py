@@ -71,6 +71,12 @@ def from_json_compat(value: Any) -> Any:
                     return base64.b64decode(inner, validate=True)
                 except ValueError:
                     raise WireDecodeError(f"invalid base64 in {tag}") from None
+            if tag == "$Undefined":
+                return None
+            if tag == "$Set":
+                if not isinstance(inner, list):
+                    raise WireDecodeError("$Set expects an array")
+                return [from_json_compat(item) for item in inner]
             if tag.startswith("$$"):
                 return [tag[1:], from_json_compat(inner)]
             raise WireDecodeError(f"unknown JSON-compat tag {tag!r}")
@@ -102,10 +108,12 @@ def to_json_compat(value: Any) -> Any:
 def decode_json(data: bytes) -> Any:
     try:
         value = _json_decoder.decode(data)
+        if b'"$' in data:
+            value = from_json_compat(value)
     except msgspec.DecodeError as exc:
         raise WireDecodeError(f"invalid JSON: {exc}") from None
-    if b'"$' in data:
-        value = from_json_compat(value)
+    except RecursionError:
+        raise WireDecodeError("JSON nested too deeply") from None
     return value
 
 
@@ -141,14 +149,19 @@ def _check_cbor(value: Any) -> Any:
 def decode_cbor(data: bytes) -> Any:
     try:
         value = cbor2.loads(data)
-    except Exception as exc:  # cbor2 raises several error types on garbage
+    except Exception as exc:  # noqa: BLE001  (cbor2 raises several error types on garbage)
         raise WireDecodeError(f"invalid CBOR: {exc}") from None
-    if isinstance(value, list | dict):
-        if b"\xf7" in data:
-            value = _strip_undefined(value)
-        _check_cbor(value)
-    elif value is cbor2.undefined:
-        value = None
+    try:
+        if isinstance(value, list | dict):
+            if b"\xf7" in data:
+                value = _strip_undefined(value)
+            _check_cbor(value)
+            if b"$" in data:
+                value = from_json_compat(value)
+        elif value is cbor2.undefined:
+            value = None
+    except RecursionError:
+        raise WireDecodeError("CBOR nested too deeply") from None
     return value
 
 
@@ -160,12 +173,17 @@ def encode_cbor(value: Any) -> bytes:
     return encode(value, "cbor")
 
 
-def _bigints_for_cbor(value: Any) -> Any:
-    # BigInt ids go out as 8-byte unsigned integers, as RivetKit writes them.
+def _prepare_cbor(value: Any) -> Any:
+    # BigInt ids go out as 8-byte unsigned integers, as RivetKit writes them; arrays that look
+    # like JSON-compat tags are escaped, because RivetKit revives CBOR values the same way.
     if isinstance(value, BigInt):
         return _U64(int(value))
     if isinstance(value, dict):
-        return {key: _bigints_for_cbor(item) for key, item in value.items()}
+        return {key: _prepare_cbor(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) == 2 and isinstance(value[0], str) and value[0].startswith("$"):
+            return ["$" + value[0], _prepare_cbor(value[1])]
+        return [_prepare_cbor(item) for item in value]
     return value
 
 
@@ -203,7 +221,7 @@ def decode(data: bytes, encoding: Encoding) -> Any:
 
 def encode(value: Any, encoding: Encoding) -> bytes:
     if encoding == "cbor":
-        return _dumps(_bigints_for_cbor(value)) if isinstance(value, dict) else _dumps(value)
+        return _dumps(_prepare_cbor(value))
     return encode_json(value)
 
 

@@ -1,0 +1,59 @@
+"""``rivet-dsl serve MODULE:REGISTRY``: run the HTTP/WebSocket server."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any
+
+__all__ = ["load_registry", "serve_main"]
+
+
+def load_registry(spec: str) -> Any:
+    """Import ``module:attribute`` and return the registry it names."""
+    from ._registry import Registry
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"expected MODULE:REGISTRY, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module = importlib.import_module(module_name)
+    registry = getattr(module, attribute, None)
+    if not isinstance(registry, Registry):
+        raise ValueError(f"{spec} is not a Registry (got {type(registry).__name__})")  # noqa: TRY004  (a usage error)
+    return registry
+
+
+def serve_main(argv: list[str]) -> int:
+    """``rivet-dsl serve module:registry [--host] [--port] [--db] [--fsync] [--dev/--no-dev]``."""
+    parser = argparse.ArgumentParser(prog="rivet-dsl serve", description="Serve a registry over HTTP and WebSocket.")
+    parser.add_argument("registry", help="MODULE:REGISTRY, e.g. examples.counter:registry")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=6420)
+    parser.add_argument("--db", default=".rivet/rivet.db", help="SQLite database path")
+    parser.add_argument("--fsync", action="store_true", help="synchronous=FULL (survives power loss)")
+    parser.add_argument("--dev", action=argparse.BooleanOptionalAction, default=True, help="dev mode (inspector without token)")
+    parser.add_argument("--inspector-token", default=os.environ.get("RIVET_INSPECTOR_TOKEN"))
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    try:
+        registry = load_registry(args.registry)
+    except (ImportError, ValueError) as exc:
+        print(f"rivet-dsl serve: {exc}", file=sys.stderr)
+        return 2
+    from .server import serve
+
+    serve(
+        registry,
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        fsync=args.fsync,
+        dev=args.dev,
+        inspector_token=args.inspector_token,
+        log_level=args.log_level,
+    )
+    return 0

@@ -1,0 +1,267 @@
+"""The inspector API under ``/gateway/{actor}/inspector/*`` (RivetKit's shapes, JSON only).
+
+Outside dev mode every route needs ``Authorization: Bearer <token>`` (the server's
+``--inspector-token``); without a configured token the inspector is closed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .._errors import RivetError
+from ..runtime._codec import to_builtins
+from ..runtime._instance import LiveActor
+from ._app import (
+    MANAGER_MAX_BODY,
+    WireError,
+    _gateway_query,
+    action_args,
+    decode_body,
+    error_response,
+    ok_response,
+    read_body,
+    resolve_actor,
+)
+
+if TYPE_CHECKING:
+    from ._app import RivetServer
+
+__all__ = ["inspector_routes"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _Forbidden(RivetError):
+    default_group = "auth"
+    default_code = "forbidden"
+    default_status = 403
+
+
+class _Unavailable(RivetError):
+    default_group = "inspector"
+    default_code = "unavailable"
+    default_status = 501
+
+
+def _workflow_api(name: str) -> Callable[..., Any] | None:
+    """A function of the workflow engine's inspector API, if the engine provides it."""
+    # ``rivet_dsl.workflow`` the package (``from rivet_dsl import workflow`` is the decorator).
+    try:
+        module = importlib.import_module("rivet_dsl.workflow")
+    except ImportError:  # pragma: no cover - the package is part of rivet_dsl
+        return None
+    function = getattr(module, name, None)
+    return function if callable(function) else None
+
+
+def inspector_routes(server: RivetServer) -> list[Route]:
+    runtime = server.runtime
+    config = server.config
+
+    def check_auth(request: Request) -> None:
+        if config.dev:
+            return
+        token = config.inspector_token
+        header = request.headers.get("authorization", "")
+        given = header[7:] if header.lower().startswith("bearer ") else None
+        if token is None or given is None or not hmac.compare_digest(given.encode(), token.encode()):
+            raise _Forbidden("Inspector access requires a valid bearer token")
+
+    async def live(request: Request) -> LiveActor:
+        check_auth(request)
+        info = await resolve_actor(runtime, request.path_params["actor"], _gateway_query(request))
+        return await runtime.acquire(info.actor_id)
+
+    def route(path: str, methods: list[str]) -> Callable[[Callable[[Request, LiveActor], Awaitable[Any]]], Route]:
+        def wrap(fn: Callable[[Request, LiveActor], Awaitable[Any]]) -> Route:
+            async def endpoint(request: Request) -> Response:
+                try:
+                    actor = await live(request)
+                    actor._enter()
+                    try:
+                        body = await fn(request, actor)
+                    finally:
+                        actor._exit()
+                    return ok_response(body, "json", {"x-rivet-actor": actor.actor_id})
+                except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
+                    return error_response(exc, "json")
+
+            return Route(f"/gateway/{{actor}}/inspector{path}", endpoint, methods=methods)
+
+        return wrap
+
+    def state_of(actor: LiveActor) -> tuple[Any, bool]:
+        if actor.definition.stateless:
+            return None, False
+        return to_builtins(actor.get_state()), True
+
+    def connections_of(actor: LiveActor) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": conn.id,
+                "params": to_builtins(conn.params),
+                "state": to_builtins(conn.state),
+                "subscriptions": sorted(conn.subscriptions),
+            }
+            for conn in actor.conns().values()
+        ]
+
+    def workflow_enabled(actor: LiveActor) -> bool:
+        return actor.definition.run_kind == "workflow"
+
+    async def history_of(actor: LiveActor) -> Any:
+        fn = _workflow_api("workflow_history")
+        if fn is None or not workflow_enabled(actor):
+            return None
+        return to_builtins(await fn(runtime, actor.actor_id))
+
+    @route("/summary", ["GET"])
+    async def summary(request: Request, actor: LiveActor) -> Any:
+        state, enabled = state_of(actor)
+        return {
+            "state": state,
+            "isStateEnabled": enabled,
+            "connections": connections_of(actor),
+            "rpcs": sorted(actor.definition.actions),
+            "queueSize": len(actor.queue),
+            "isDatabaseEnabled": False,
+            "isWorkflowEnabled": workflow_enabled(actor),
+            "workflowHistory": await history_of(actor),
+        }
+
+    @route("/state", ["GET"])
+    async def get_state(request: Request, actor: LiveActor) -> Any:
+        state, enabled = state_of(actor)
+        return {"state": state, "isStateEnabled": enabled}
+
+    @route("/state", ["PATCH"])
+    async def patch_state(request: Request, actor: LiveActor) -> Any:
+        body = decode_body(await read_body(request, MANAGER_MAX_BODY), "json")
+        if not isinstance(body, dict) or "state" not in body:
+            raise WireError("Expected {state}", group="message", code="malformed")
+        if actor.definition.stateless:
+            raise WireError("This actor has no state", group="inspector", code="state_disabled")
+        try:
+            new_state = msgspec.convert(body["state"], actor.definition.state_type)
+        except msgspec.ValidationError as exc:
+            raise WireError(f"Invalid state: {exc}", code="invalid_arguments") from None
+        actor.set_state(new_state)
+        await actor.commit()
+        return {"ok": True}
+
+    @route("/connections", ["GET"])
+    async def connections(request: Request, actor: LiveActor) -> Any:
+        return {"connections": connections_of(actor)}
+
+    @route("/rpcs", ["GET"])
+    async def rpcs(request: Request, actor: LiveActor) -> Any:
+        return {"rpcs": sorted(actor.definition.actions)}
+
+    @route("/action/{name}", ["POST"])
+    async def call_action(request: Request, actor: LiveActor) -> Any:
+        body = decode_body(await read_body(request, config.max_body), "json")
+        args = action_args(body)
+        output = await runtime.call(actor.actor_id, request.path_params["name"], args)
+        return {"output": output}
+
+    @route("/queue", ["GET"])
+    async def queue_list(request: Request, actor: LiveActor) -> Any:
+        raw = request.query_params.get("limit", "100")
+        try:
+            limit = max(0, min(int(raw), 10000))
+        except ValueError:
+            raise WireError("Invalid limit", code="invalid_query") from None
+        rows = list(actor.queue._messages)
+        return {
+            "size": len(rows),
+            "maxSize": actor.definition.options.max_queue_size,
+            "truncated": len(rows) > limit,
+            "messages": [
+                {"id": row.seq, "name": row.name, "createdAtMs": int(row.created_at * 1000)} for row in rows[:limit]
+            ],
+        }
+
+    @route("/queue", ["POST"])
+    async def queue_inject(request: Request, actor: LiveActor) -> Any:
+        body = decode_body(await read_body(request, config.max_body), "json")
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise WireError("Expected {name, body}", group="message", code="malformed")
+        await runtime.send(actor.actor_id, body["name"], body.get("body"))
+        return {"ok": True}
+
+    @route("/queue", ["DELETE"])
+    async def queue_clear(request: Request, actor: LiveActor) -> Any:
+        queue = actor.queue
+        held = queue._taken
+        cleared = 0
+        for row in list(queue._messages):
+            if row.seq not in held:
+                queue.remove(row)
+                cleared += 1
+        await actor.commit()
+        return {"ok": True, "cleared": cleared}
+
+    @route("/workflow-history", ["GET"])
+    async def workflow_history(request: Request, actor: LiveActor) -> Any:
+        enabled = workflow_enabled(actor)
+        if enabled and _workflow_api("workflow_history") is None:
+            raise _Unavailable("The workflow engine does not expose its history yet")
+        return {"history": await history_of(actor), "isWorkflowEnabled": enabled}
+
+    @route("/workflow/replay", ["POST"])
+    async def workflow_replay(request: Request, actor: LiveActor) -> Any:
+        raw = await read_body(request, config.max_body)
+        body = decode_body(raw, "json") if raw.strip() else {}
+        if not isinstance(body, dict):
+            raise WireError("Expected {entryId?} or {step?}", group="message", code="malformed")
+        fn = _workflow_api("replay_from_step")
+        if fn is None:
+            raise _Unavailable("Workflow replay is not available in this build")
+        if not workflow_enabled(actor):
+            raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
+        step = body.get("step")
+        entry_id = body.get("entryId")
+        if entry_id is not None:
+            # RivetKit names the entry by its id; the engine takes the entry's path.
+            history = await history_of(actor) or {}
+            matches = [e["location"] for e in history.get("entries", []) if str(e.get("id")) == str(entry_id)]
+            if not matches:
+                raise WireError(f"No workflow entry {entry_id!r}", group="workflow", code="step_not_found", status=404)
+            step = matches[0]
+        if step is not None and not isinstance(step, str):
+            raise WireError("'step' must be a string path", group="message", code="malformed")
+        await fn(runtime, actor.actor_id, step)
+        return {"history": await history_of(actor), "isWorkflowEnabled": True}
+
+    @route("/workflow/recover", ["POST"])
+    async def workflow_recover(request: Request, actor: LiveActor) -> Any:
+        fn = _workflow_api("recover")
+        if fn is None:
+            raise _Unavailable("Workflow recover is not available in this build")
+        if not workflow_enabled(actor):
+            raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
+        await fn(runtime, actor.actor_id)
+        return {"history": await history_of(actor), "isWorkflowEnabled": True}
+
+    return [
+        summary,
+        get_state,
+        patch_state,
+        connections,
+        rpcs,
+        call_action,
+        queue_list,
+        queue_inject,
+        queue_clear,
+        workflow_history,
+        workflow_replay,
+        workflow_recover,
+    ]
