@@ -29,6 +29,7 @@ def restart_workflow(actor: LiveActor) -> bool:
     replay-from-step). Returns False if the workflow is still running."""
     if actor._run_task is not None and not actor._run_task.done():
         return False
+    actor.workflow = None  # the new run creates a fresh engine (replaying the stored history)
     actor.leave_wait()
     actor._run_active = True
     actor._run_task = actor.runtime.spawn(start_workflow(actor))

@@ -1,13 +1,50 @@
-"""Placeholder for the workflow context; the engine replaces this module."""
+"""``WorkflowContext``: the API a ``@workflow`` handler uses (API.md §1.5).
+
+Every call records (or replays) one named entry in the current scope. Entry calls return an
+awaitable that registers the entry *when it is created*, so starting a second entry before the
+first was awaited is detected (:class:`EntryInProgressError`), as is an entry never awaited.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-__all__ = ["RaceResult", "WorkflowContext"]
+from .._errors import (
+    CriticalError,
+    EntryInProgressError,
+    HistoryDivergedError,
+    JoinError,
+    QueuePreviousMessageNotCompletedError,
+    RaceError,
+    StepExhaustedError,
+    StepTimeoutError,
+    WorkflowError,
+)
+from .._loop import Loop
+from ..actor._guard import in_workflow_code
+from ..runtime._codec import decoder_for, encode
+from ..runtime._queue import QueueMessage, queue_names
+from ..storage import QueueRow
+from ._engine import RollbackCheckpointError, RollbackContext, RollbackStop, WorkflowEngine, decode_output, hint_of
+from ._history import Branch, Entry, iteration_segment, name_segment
+
+if TYPE_CHECKING:
+    from ..actor._decorators import QueueRef
+
+__all__ = ["RaceResult", "RollbackContext", "WorkflowContext", "WorkflowQueue"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S")
+B = TypeVar("B")
+
+_UNSET: Any = object()
+_CONTROL = (HistoryDivergedError, EntryInProgressError, RollbackStop, RollbackCheckpointError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +55,854 @@ class RaceResult(Generic[T]):
     value: T
 
 
-class WorkflowContext:
-    """The context passed to a ``@workflow`` run handler."""
+class _Op(Generic[R]):
+    """An entry call: awaitable once; the entry is 'in progress' from creation until it settles."""
 
-    def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError("the workflow engine is not available yet")
+    __slots__ = ("_args", "_ctx", "_fn", "_used")
+
+    def __init__(self, ctx: WorkflowContext, fn: Callable[..., Coroutine[Any, Any, R]], *args: Any) -> None:
+        self._ctx = ctx
+        self._fn = fn
+        self._args = args
+        self._used = False
+
+    def __await__(self) -> Generator[Any, None, R]:
+        if self._used:
+            raise RuntimeError("a workflow entry can be awaited only once")
+        self._used = True
+        return self._run().__await__()
+
+    async def _run(self) -> R:
+        try:
+            return await self._fn(*self._args)
+        finally:
+            self._ctx._pending = None
+
+
+def _describe(kind: str, name: str) -> str:
+    return f"{kind} {name!r}"
+
+
+class WorkflowQueue:
+    """``ctx.queue``: receive messages from the actor's durable queues into history."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: WorkflowContext) -> None:
+        self._ctx = ctx
+
+    @overload
+    def next(
+        self, name: str, *, names: Sequence[QueueRef[B, Any]], timeout: None = None, completable: bool = False
+    ) -> Awaitable[QueueMessage[B]]: ...
+
+    @overload
+    def next(
+        self, name: str, *, names: Sequence[QueueRef[B, Any]], timeout: float, completable: bool = False
+    ) -> Awaitable[QueueMessage[B] | None]: ...
+
+    @overload
+    def next(
+        self, name: str, *, names: Sequence[Any] | str | None = None, timeout: None = None, completable: bool = False
+    ) -> Awaitable[QueueMessage[Any]]: ...
+
+    @overload
+    def next(
+        self, name: str, *, names: Sequence[Any] | str | None = None, timeout: float, completable: bool = False
+    ) -> Awaitable[QueueMessage[Any] | None]: ...
+
+    def next(
+        self, name: str, *, names: Any = None, timeout: float | None = None, completable: bool = False
+    ) -> Awaitable[Any]:
+        """The next message of the named queues (FIFO); ``None`` after ``timeout`` seconds."""
+        ctx = self._ctx
+        ctx._claim(name)
+        return _Op(ctx, ctx._receive, name, names, 1, timeout, completable, True)
+
+    @overload
+    def next_batch(
+        self,
+        name: str,
+        *,
+        names: Sequence[QueueRef[B, Any]],
+        count: int,
+        timeout: float | None = None,
+        completable: bool = False,
+    ) -> Awaitable[list[QueueMessage[B]]]: ...
+
+    @overload
+    def next_batch(
+        self,
+        name: str,
+        *,
+        names: Sequence[Any] | str | None = None,
+        count: int,
+        timeout: float | None = None,
+        completable: bool = False,
+    ) -> Awaitable[list[QueueMessage[Any]]]: ...
+
+    def next_batch(
+        self, name: str, *, names: Any = None, count: int, timeout: float | None = None, completable: bool = False
+    ) -> Awaitable[Any]:
+        """Up to ``count`` messages, oldest first; ``[]`` after ``timeout`` seconds without any."""
+        ctx = self._ctx
+        ctx._claim(name)
+        return _Op(ctx, ctx._receive, name, names, count, timeout, completable, False)
+
+
+class WorkflowContext:
+    """The context passed to a ``@workflow`` run handler (and to loop bodies and branches)."""
+
+    __slots__ = ("_checkpoint", "_cursor", "_engine", "_expected", "_loc", "_names", "_path", "_pending", "queue")
+
+    def __init__(self, engine: WorkflowEngine, location: bytes, path: str, checkpoint: bool = False) -> None:
+        self._engine = engine
+        self._loc = location
+        self._path = path
+        self._names: set[str] = set()
+        self._expected: list[bytes] = engine.history.children.pop(location, [])
+        self._cursor = 0
+        self._pending: str | None = None
+        self._checkpoint = checkpoint
+        self.queue = WorkflowQueue(self)
+
+    # -- info ----------------------------------------------------------------------------------
+
+    @property
+    def workflow_id(self) -> str:
+        """The workflow's id (the actor id)."""
+        return self._engine.actor_id
+
+    @property
+    def path(self) -> str:
+        """This scope's location, e.g. ``counter-loop/~3``."""
+        return self._path
+
+    @property
+    def aborted(self) -> asyncio.Event:
+        """Set when the actor is stopping (the workflow is about to be evicted)."""
+        return self._engine.actor.aborted
+
+    def is_evicted(self) -> bool:
+        return self._engine.actor.aborted.is_set()
+
+    # -- entry bookkeeping ----------------------------------------------------------------------
+
+    def _child_path(self, name: str) -> str:
+        return f"{self._path}/{name}" if self._path else name
+
+    def _claim(self, name: str) -> None:
+        if self._pending is not None:
+            raise EntryInProgressError(self._child_path(name))
+        self._pending = name
+
+    def _enter(self, name: str, kind: str) -> tuple[bytes, Entry | None]:
+        """Locate entry ``name`` of ``kind`` in this scope; check order, duplicates and type."""
+        path = self._child_path(name)
+        if name in self._names:
+            raise HistoryDivergedError(
+                path,
+                _describe(kind, name),
+                "a duplicate name",
+                "Each step/loop/sleep/queue.next/join/race must have a unique name within its scope",
+            )
+        engine = self._engine
+        history = engine.history
+        index = history._name_index.get(name)
+        location = None if index is None else self._loc + name_segment(index)
+        expected = self._expected
+        if self._cursor < len(expected):
+            want = expected[self._cursor]
+            if want != location:
+                recorded = history.entries[want]
+                raise HistoryDivergedError(
+                    path,
+                    _describe(recorded.kind, history.readable(want)),
+                    _describe(kind, path),
+                    "Workflow code may have changed; use ctx.removed() to retire entries",
+                )
+            self._cursor += 1
+        self._names.add(name)
+        if location is None:
+            location = self._loc + name_segment(history.intern(name, engine.stage))
+            return location, None
+        entry = history.entries.get(location)
+        if entry is not None and entry.kind != kind:
+            raise HistoryDivergedError(path, _describe(kind, path), _describe(entry.kind, path))
+        return location, entry
+
+    def _enter_loose(self, name: str, kinds: tuple[str, ...]) -> tuple[bytes, Entry | None]:
+        """Locate a removed/version_check entry: matched by name, not by position."""
+        path = self._child_path(name)
+        if name in self._names:
+            raise HistoryDivergedError(path, _describe(kinds[0], name), "a duplicate name")
+        self._names.add(name)
+        engine = self._engine
+        location = self._loc + name_segment(engine.history.intern(name, engine.stage))
+        entry = engine.history.entries.get(location)
+        if entry is not None and entry.kind not in kinds:
+            raise HistoryDivergedError(path, " or ".join(kinds), _describe(entry.kind, path))
+        if location in self._expected[self._cursor :]:
+            self._expected.remove(location)
+        return location, entry
+
+    def _finish_scope(self) -> None:
+        """End of a scope: an entry never awaited, or recorded entries never visited, are errors."""
+        if self._pending is not None:
+            raise EntryInProgressError(self._child_path(self._pending))
+        if self._cursor < len(self._expected):
+            history = self._engine.history
+            want = self._expected[self._cursor]
+            entry = history.entries[want]
+            raise HistoryDivergedError(
+                history.readable(want),
+                _describe(entry.kind, history.readable(want)),
+                f"the end of scope {self._path or '<root>'!r}",
+                "Entry exists in history but was not visited; use ctx.removed() to retire it",
+            )
+
+    def _sub(self, location: bytes, path: str) -> WorkflowContext:
+        return WorkflowContext(self._engine, location, path, self._checkpoint)
+
+    # -- step ----------------------------------------------------------------------------------
+
+    @overload
+    def step(
+        self,
+        name: str,
+        fn: Callable[..., Coroutine[Any, Any, R]],
+        *args: Any,
+        timeout: float | None = 30.0,
+        max_retries: int = 3,
+        retry_backoff_base: float = 0.1,
+        retry_backoff_max: float = 30.0,
+        retry_on_timeout: bool = False,
+        ephemeral: bool = False,
+        rollback: Callable[[RollbackContext, R], Any] | None = None,
+    ) -> Awaitable[R]: ...
+
+    @overload
+    def step(
+        self,
+        name: str,
+        fn: Callable[..., R],
+        *args: Any,
+        timeout: float | None = 30.0,
+        max_retries: int = 3,
+        retry_backoff_base: float = 0.1,
+        retry_backoff_max: float = 30.0,
+        retry_on_timeout: bool = False,
+        ephemeral: bool = False,
+        rollback: Callable[[RollbackContext, R], Any] | None = None,
+    ) -> Awaitable[R]: ...
+
+    def step(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        timeout: float | None = 30.0,
+        max_retries: int = 3,
+        retry_backoff_base: float = 0.1,
+        retry_backoff_max: float = 30.0,
+        retry_on_timeout: bool = False,
+        ephemeral: bool = False,
+        rollback: Callable[[RollbackContext, Any], Any] | None = None,
+    ) -> Awaitable[Any]:
+        """Run ``fn(*args)`` (sync or async) once, durably; replay returns the recorded result."""
+        self._claim(name)
+        return _Op(
+            self,
+            self._step,
+            name,
+            fn,
+            args,
+            timeout,
+            max_retries,
+            retry_backoff_base,
+            retry_backoff_max,
+            retry_on_timeout,
+            ephemeral,
+            rollback,
+        )
+
+    async def _step(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        timeout: float | None,
+        max_retries: int,
+        backoff_base: float,
+        backoff_max: float,
+        retry_on_timeout: bool,
+        ephemeral: bool,
+        rollback: Callable[[RollbackContext, Any], Any] | None,
+    ) -> Any:
+        engine = self._engine
+        location, entry = self._enter(name, "step")
+        path = self._child_path(name)
+        if rollback is not None and not self._checkpoint:
+            raise RollbackCheckpointError(path)
+        if entry is not None:
+            if entry.status == "completed":
+                value = decode_output(hint_of(fn), entry.output)
+                if rollback is not None and not entry.rollback_done:
+                    engine.rollbacks.append((location, entry, rollback, value, path))
+                return value
+            if engine.mode == "rollback":
+                raise RollbackStop()
+            if entry.status == "exhausted":
+                raise StepExhaustedError(path, entry.error or "")
+        elif engine.mode == "rollback":
+            raise RollbackStop()
+        else:
+            entry = Entry("step", engine.history.take_seq(), engine.now())
+        clock = engine.clock
+        while True:
+            if entry.attempts > 0 and entry.last_attempt_at is not None:
+                delay = min(backoff_max, backoff_base * 2**entry.attempts)
+                retry_at = entry.last_attempt_at + delay
+                if clock.now() < retry_at:
+                    await engine.sleep_until(retry_at)
+            if engine.actor._durable is not None:
+                # The previous step's commit may still be in flight (see below): no user code
+                # runs before everything recorded so far is durable.
+                await engine.actor._wait_saved()
+            entry.attempts += 1
+            entry.last_attempt_at = clock.now()
+            token = in_workflow_code.set(False)
+            try:
+                result = fn(*args)
+                if inspect.isawaitable(result):
+                    result = await _with_timeout(engine, result, timeout, path)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                in_workflow_code.reset(token)
+                attempt = entry.attempts
+                timed_out = isinstance(exc, StepTimeoutError)
+                will_retry = (
+                    not isinstance(exc, CriticalError | RollbackCheckpointError)
+                    and (retry_on_timeout or not timed_out)
+                    and attempt <= max_retries
+                )
+                entry.error = f"{type(exc).__name__}: {exc}"
+                entry.status = "failed" if will_retry else "exhausted"
+                engine.put_entry(location, entry)
+                delay = min(backoff_max, backoff_base * 2**attempt) if will_retry else None
+                await engine.report(
+                    {
+                        "step": {
+                            "workflow_id": engine.actor_id,
+                            "step_name": path,
+                            "attempt": attempt,
+                            "max_retries": max_retries,
+                            "remaining_retries": max(0, max_retries - (attempt - 1)),
+                            "will_retry": will_retry,
+                            "retry_delay": delay,
+                            "retry_at": None if delay is None else entry.last_attempt_at + delay,
+                            "error": {"name": type(exc).__name__, "message": str(exc)},
+                        }
+                    }
+                )
+                await engine.commit()
+                if will_retry:
+                    continue
+                if isinstance(exc, CriticalError | RollbackCheckpointError) or (timed_out and not retry_on_timeout):
+                    raise
+                raise StepExhaustedError(path, entry.error) from exc
+            in_workflow_code.reset(token)
+            entry.status = "completed"
+            entry.error = None
+            entry.completed_at = clock.now()
+            entry.output = None if result is None else encode(result)
+            engine.put_entry(location, entry)
+            if rollback is not None:
+                engine.rollbacks.append((location, entry, rollback, result, path))
+            if ephemeral:
+                engine.actor._stage_state()  # the state change rides with the entry
+            else:
+                # Output, metadata and state go into one commit. The workflow does not wait for
+                # it here: the next step's user code, any acknowledgement (message.complete,
+                # actions reading state) and the workflow's end all wait for it first, so only
+                # bookkeeping (such as the hand-off of the next message) overlaps the commit.
+                engine.dirty = False
+                engine.actor.save_soon()
+            return result
+
+    # -- loop ----------------------------------------------------------------------------------
+
+    @overload
+    def loop(
+        self,
+        name: str,
+        fn: Callable[[WorkflowContext], Awaitable[None]],
+        *,
+        history_prune_interval: int = 20,
+        history_size: int | None = None,
+    ) -> Awaitable[None]: ...
+
+    @overload
+    def loop(
+        self,
+        name: str,
+        fn: Callable[[WorkflowContext], Awaitable[Loop[T] | None]],
+        *,
+        history_prune_interval: int = 20,
+        history_size: int | None = None,
+    ) -> Awaitable[T]: ...
+
+    @overload
+    def loop(
+        self,
+        name: str,
+        fn: Callable[[WorkflowContext, S], Awaitable[Loop[T] | None]],
+        *,
+        state: S,
+        history_prune_interval: int = 20,
+        history_size: int | None = None,
+    ) -> Awaitable[T]: ...
+
+    def loop(
+        self,
+        name: str,
+        fn: Callable[..., Awaitable[Any]],
+        *,
+        state: Any = _UNSET,
+        history_prune_interval: int = 20,
+        history_size: int | None = None,
+    ) -> Awaitable[Any]:
+        """Call ``fn(loop_ctx)`` (or ``fn(loop_ctx, state)``) until it returns ``Loop.break_(value)``."""
+        self._claim(name)
+        return _Op(self, self._loop, name, fn, state, history_prune_interval, history_size)
+
+    async def _loop(
+        self, name: str, fn: Callable[..., Awaitable[Any]], state: Any, interval: int, size: int | None
+    ) -> Any:
+        engine = self._engine
+        location, entry = self._enter(name, "loop")
+        path = self._child_path(name)
+        stateful = state is not _UNSET
+        hint = hint_of(fn)
+        out_hint = getattr(hint, "__args__", (Any,))[0] if getattr(hint, "__origin__", None) is Loop else Any
+        interval = max(1, interval)
+        keep = max(1, size if size is not None else interval)
+        rollback_mode = engine.mode == "rollback"
+        if entry is None:
+            if rollback_mode:
+                raise RollbackStop()
+            entry = Entry("loop", engine.history.take_seq(), engine.now())
+            entry.state = encode(state) if stateful else None
+            engine.put_entry(location, entry)
+        else:
+            if entry.status == "completed":
+                return decode_output(out_hint, entry.output)
+            if stateful and entry.state is not None:
+                state = decode_output(type(state) if state is not None else Any, entry.state)
+        iteration = entry.iteration
+        while True:
+            sub = self._sub(location + iteration_segment(iteration), f"{path}/~{iteration}")
+            registered = len(engine.rollbacks)
+            result = await (fn(sub, state) if stateful else fn(sub))
+            sub._finish_scope()
+            if not rollback_mode:
+                # A finished iteration is never compensated (as Rivet: rollback replays only the
+                # iteration in progress).
+                del engine.rollbacks[registered:]
+            if isinstance(result, Loop):
+                if result.is_break:
+                    if rollback_mode:
+                        return result.value
+                    entry.status = "completed"
+                    entry.completed_at = engine.now()
+                    entry.output = None if result.value is None else encode(result.value)
+                    entry.iteration = iteration + 1
+                    upto = iteration + 1 - keep
+                    if upto > entry.pruned:
+                        engine.delete_range(
+                            location + iteration_segment(entry.pruned), location + iteration_segment(upto)
+                        )
+                        entry.pruned = upto
+                    engine.put_entry(location, entry)
+                    return result.value
+                if stateful:
+                    state = result.value
+            elif result is not None:
+                raise TypeError(f"loop {path!r} body must return Loop.continue_(...), Loop.break_(...) or None")
+            iteration += 1
+            if rollback_mode:
+                continue
+            entry.iteration = iteration
+            if stateful:
+                entry.state = encode(state)
+            if iteration % interval == 0:
+                upto = iteration - keep
+                if upto > entry.pruned:
+                    engine.delete_range(location + iteration_segment(entry.pruned), location + iteration_segment(upto))
+                    entry.pruned = upto
+            engine.put_entry(location, entry)
+
+    # -- queue ---------------------------------------------------------------------------------
+
+    async def _receive(
+        self, name: str, names: Any, count: int, timeout: float | None, completable: bool, single: bool
+    ) -> Any:
+        engine = self._engine
+        if engine.outstanding:
+            if any(not m.completed for m in engine.outstanding):
+                raise QueuePreviousMessageNotCompletedError()
+            engine.outstanding.clear()
+        wanted = queue_names(names)
+        actor = engine.actor
+        queue = actor.queue
+        queue._check_known(wanted)
+        count = max(1, count)
+        location, entry = self._enter(name, "message")
+        if entry is not None and entry.status == "completed":
+            messages = [self._rebuild(location, entry, i) for i in range(len(entry.messages or []))]
+            return (messages[0] if messages else None) if single else messages
+        if engine.mode == "rollback":
+            raise RollbackStop()
+        clock = engine.clock
+        if entry is None:
+            entry = Entry("message", engine.history.take_seq(), clock.now())
+            if timeout is not None:
+                entry.deadline = clock.now() + timeout
+                engine.put_entry(location, entry)
+                await engine.commit()  # the deadline survives restarts
+        deadline = entry.deadline
+        while True:
+            rows = queue.take(wanted, count)
+            if rows:
+                break
+            if deadline is not None and clock.now() >= deadline:
+                break
+            future = queue.watch(wanted)
+            try:
+                await engine.wait(future, deadline)
+            finally:
+                queue.unwatch(future)
+        entry.status = "completed"
+        entry.completed_at = clock.now()
+        entry.messages = [(row.seq, row.name, row.body, row.created_at, not completable) for row in rows]
+        out: list[QueueMessage[Any]] = []
+        for i, row in enumerate(rows):
+            body = queue.decode(row)
+            if completable:
+                queue.hold(row)
+                message: QueueMessage[Any] = QueueMessage(
+                    row.seq, row.name, body, row.created_at, self._completer(location, entry, i, row)
+                )
+                engine.outstanding.append(message)
+            else:
+                queue.remove(row)  # the delete commits with the history entry (exactly-once)
+                message = QueueMessage(row.seq, row.name, body, row.created_at)
+            out.append(message)
+        engine.put_entry(location, entry)
+        return (out[0] if out else None) if single else out
+
+    def _rebuild(self, location: bytes, entry: Entry, i: int) -> QueueMessage[Any]:
+        engine = self._engine
+        queue = engine.actor.queue
+        assert entry.messages is not None
+        seq, qname, body, created_at, completed = entry.messages[i]
+        row = QueueRow(engine.actor_id, seq, qname, body, created_at)
+        value = queue.decode(row)
+        if completed:
+            return QueueMessage(seq, qname, value, created_at)
+        live = next((r for r in queue._messages if r.seq == seq), None)
+        if live is None:
+            return QueueMessage(seq, qname, value, created_at)
+        queue.hold(live)
+        message: QueueMessage[Any] = QueueMessage(seq, qname, value, created_at, self._completer(location, entry, i, live))
+        engine.outstanding.append(message)
+        return message
+
+    def _completer(
+        self, location: bytes, entry: Entry, i: int, row: QueueRow
+    ) -> Callable[[QueueMessage[Any], Any], Awaitable[None]]:
+        engine = self._engine
+
+        async def complete(message: QueueMessage[Any], response: Any) -> None:
+            queue = engine.actor.queue
+            wire = queue.encode_response(row, response)
+            queue.remove(row)
+            assert entry.messages is not None
+            seq, qname, body, created_at, _ = entry.messages[i]
+            entry.messages[i] = (seq, qname, body, created_at, True)
+            engine.put_entry(location, entry)
+            await engine.commit()
+            queue.resolve_completion(row.seq, wire)
+
+        return complete
+
+    # -- sleep ---------------------------------------------------------------------------------
+
+    def sleep(self, name: str, seconds: float) -> Awaitable[None]:
+        """Durable timer: the deadline is recorded on first run and survives restarts and sleep."""
+        self._claim(name)
+        return _Op(self, self._sleep, name, seconds, None)
+
+    def sleep_until(self, name: str, when: float | datetime) -> Awaitable[None]:
+        """Durable timer until ``when`` (epoch seconds or an aware ``datetime``)."""
+        self._claim(name)
+        at = when.timestamp() if isinstance(when, datetime) else float(when)
+        return _Op(self, self._sleep, name, None, at)
+
+    async def _sleep(self, name: str, seconds: float | None, when: float | None) -> None:
+        engine = self._engine
+        location, entry = self._enter(name, "sleep")
+        if entry is not None and entry.status == "completed":
+            return
+        if engine.mode == "rollback":
+            raise RollbackStop()
+        now = engine.now()
+        if entry is None:
+            deadline = when if when is not None else now + float(seconds or 0.0)
+            entry = Entry("sleep", engine.history.take_seq(), now, deadline=deadline)
+            engine.put_entry(location, entry)
+            if deadline > now:
+                await engine.commit()
+        assert entry.deadline is not None
+        if engine.now() < entry.deadline:
+            await engine.sleep_until(entry.deadline)
+        entry.status = "completed"
+        entry.completed_at = engine.now()
+        engine.put_entry(location, entry)
+
+    # -- join / race ---------------------------------------------------------------------------
+
+    def join(self, name: str, branches: Mapping[str, Callable[[WorkflowContext], Awaitable[T]]]) -> Awaitable[dict[str, T]]:
+        """Run every branch concurrently; returns their values; ``JoinError`` if any failed."""
+        self._claim(name)
+        return _Op(self, self._join, name, dict(branches))
+
+    async def _join(self, name: str, branches: dict[str, Callable[[WorkflowContext], Awaitable[Any]]]) -> dict[str, Any]:
+        engine = self._engine
+        location, entry = self._enter(name, "join")
+        path = self._child_path(name)
+        if entry is None:
+            if engine.mode == "rollback":
+                raise RollbackStop()
+            entry = Entry("join", engine.history.take_seq(), engine.now(), branches={b: Branch() for b in branches})
+            engine.put_entry(location, entry)
+        records = entry.branches if entry.branches is not None else {}
+        results: dict[str, Any] = {}
+        errors: dict[str, BaseException] = {}
+        to_run: list[str] = []
+        for bname, fn in branches.items():
+            record = records.get(bname)
+            if record is not None and record.status == "completed":
+                results[bname] = decode_output(hint_of(fn), record.output)
+            elif record is not None and record.status == "failed" and entry.status != "pending":
+                errors[bname] = WorkflowError(record.error or "branch failed")
+            else:
+                to_run.append(bname)
+        if to_run:
+            subs = {b: self._branch_ctx(location, path, b) for b in to_run}
+            remaining = len(to_run)
+
+            async def run(bname: str) -> Any:
+                nonlocal remaining
+                in_workflow_code.set(True)
+                try:
+                    value = await branches[bname](subs[bname])
+                    subs[bname]._finish_scope()
+                    return value
+                finally:
+                    remaining -= 1
+                    if remaining > 0:
+                        engine.dec()
+
+            for _ in range(len(to_run) - 1):
+                engine.inc()
+            tasks = [asyncio.get_running_loop().create_task(run(b)) for b in to_run]
+            settled = await asyncio.gather(*tasks, return_exceptions=True)
+            for value in settled:
+                if isinstance(value, _CONTROL) or isinstance(value, asyncio.CancelledError):
+                    raise value
+            for bname, value in zip(to_run, settled, strict=True):
+                if isinstance(value, BaseException):
+                    errors[bname] = value
+                    records[bname] = Branch("failed", None, f"{type(value).__name__}: {value}")
+                else:
+                    results[bname] = value
+                    records[bname] = Branch("completed", None if value is None else encode(value))
+        if engine.mode != "rollback":
+            entry.branches = records
+            entry.status = "failed" if errors else "completed"
+            entry.completed_at = engine.now()
+            engine.put_entry(location, entry)
+        if errors:
+            raise JoinError(errors)
+        return {b: results[b] for b in branches}
+
+    def _branch_ctx(self, location: bytes, path: str, bname: str) -> WorkflowContext:
+        engine = self._engine
+        sub_loc = location + name_segment(engine.history.intern(bname, engine.stage))
+        return self._sub(sub_loc, f"{path}/{bname}")
+
+    def race(self, name: str, branches: Mapping[str, Callable[[WorkflowContext], Awaitable[T]]]) -> Awaitable[RaceResult[T]]:
+        """First branch to finish wins; the losers are cancelled and their history dropped."""
+        self._claim(name)
+        return _Op(self, self._race, name, dict(branches))
+
+    async def _race(self, name: str, branches: dict[str, Callable[[WorkflowContext], Awaitable[Any]]]) -> RaceResult[Any]:
+        engine = self._engine
+        location, entry = self._enter(name, "race")
+        path = self._child_path(name)
+        if entry is not None and entry.winner is not None:
+            recorded_winner = entry.winner
+            record = (entry.branches or {}).get(recorded_winner, Branch())
+            fn = branches.get(recorded_winner)
+            return RaceResult(recorded_winner, decode_output(hint_of(fn) if fn is not None else Any, record.output))
+        if entry is None:
+            if engine.mode == "rollback":
+                raise RollbackStop()
+            entry = Entry("race", engine.history.take_seq(), engine.now(), branches={b: Branch() for b in branches})
+            engine.put_entry(location, entry)
+        elif engine.mode == "rollback":
+            raise RollbackStop()
+        subs = {b: self._branch_ctx(location, path, b) for b in branches}
+
+        async def run(bname: str) -> Any:
+            in_workflow_code.set(True)
+            try:
+                value = await branches[bname](subs[bname])
+                subs[bname]._finish_scope()
+                return value
+            finally:
+                engine.dec()
+
+        for _ in branches:
+            engine.inc()
+        tasks = {asyncio.get_running_loop().create_task(run(b)): b for b in branches}
+        pending = set(tasks)
+        errors: dict[str, BaseException] = {}
+        winner: str | None = None
+        value: Any = None
+        engine.dec()
+        try:
+            while pending and winner is None:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda t: list(branches).index(tasks[t])):
+                    if task.cancelled():
+                        continue
+                    exc = task.exception()
+                    if exc is None:
+                        if winner is None:
+                            winner, value = tasks[task], task.result()
+                    elif isinstance(exc, _CONTROL):
+                        raise exc
+                    else:
+                        errors[tasks[task]] = exc
+        finally:
+            engine.inc()
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        records = entry.branches if entry.branches is not None else {}
+        if winner is None:
+            for bname, exc in errors.items():
+                records[bname] = Branch("failed", None, f"{type(exc).__name__}: {exc}")
+            entry.branches = records
+            entry.status = "failed"
+            engine.put_entry(location, entry)
+            raise RaceError(errors)
+        for bname in branches:
+            if bname != winner:
+                engine.delete_prefix(subs[bname]._loc)
+                records[bname] = Branch("cancelled")
+        records[winner] = Branch("completed", None if value is None else encode(value))
+        entry.branches = records
+        entry.winner = winner
+        entry.status = "completed"
+        entry.completed_at = engine.now()
+        engine.put_entry(location, entry)
+        return RaceResult(winner, value)
+
+    # -- rollback / versioning -----------------------------------------------------------------
+
+    def rollback_checkpoint(self, name: str) -> Awaitable[None]:
+        """Later steps with ``rollback=`` are compensated in reverse order if the workflow fails."""
+        self._claim(name)
+        return _Op(self, self._rollback_checkpoint, name)
+
+    async def _rollback_checkpoint(self, name: str) -> None:
+        engine = self._engine
+        location, entry = self._enter(name, "rollback_checkpoint")
+        if entry is None:
+            if engine.mode == "rollback":
+                raise RollbackStop()
+            entry = Entry("rollback_checkpoint", engine.history.take_seq(), engine.now(), status="completed")
+            engine.put_entry(location, entry)
+        self._checkpoint = True
+
+    def removed(self, name: str, original_type: str) -> Awaitable[None]:
+        """Keep old histories replayable after the entry ``name`` of ``original_type`` was deleted."""
+        if original_type not in ("step", "loop", "sleep", "message", "join", "race", "version_check", "rollback_checkpoint"):
+            raise ValueError(f"unknown entry type {original_type!r}")
+        self._claim(name)
+        return _Op(self, self._removed, name, original_type)
+
+    async def _removed(self, name: str, original_type: str) -> None:
+        engine = self._engine
+        location, entry = self._enter_loose(name, (original_type, "removed"))
+        if entry is None and engine.mode != "rollback":
+            placeholder = Entry(
+                "removed", engine.history.take_seq(), engine.now(), status="completed", original_type=original_type
+            )
+            engine.put_entry(location, placeholder)
+
+    def get_version(self, name: str, latest: int) -> Awaitable[int]:
+        """Version gate: ``latest`` on fresh histories, 1 for histories recorded before the gate."""
+        if latest < 1:
+            raise ValueError("latest must be an integer >= 1")
+        self._claim(name)
+        return _Op(self, self._get_version, name, latest)
+
+    async def _get_version(self, name: str, latest: int) -> int:
+        engine = self._engine
+        in_flight = self._cursor < len(self._expected)
+        location, entry = self._enter_loose(name, ("version_check",))
+        if entry is not None and entry.resolved is not None:
+            return entry.resolved
+        resolved = 1 if in_flight else latest
+        if engine.mode != "rollback":
+            record = Entry("version_check", engine.history.take_seq(), engine.now(), status="completed", resolved=resolved)
+            engine.put_entry(location, record)
+        return resolved
+
+
+async def _with_timeout(engine: WorkflowEngine, awaitable: Awaitable[Any], timeout: float | None, path: str) -> Any:
+    """Await ``awaitable``; cancel it and raise ``StepTimeoutError`` after ``timeout`` seconds."""
+    if timeout is None or timeout <= 0:
+        return await awaitable
+    task = asyncio.current_task()
+    assert task is not None
+    fired = False
+
+    def expire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    timer = engine.clock.call_at(engine.clock.now() + timeout, expire)
+    try:
+        value = await awaitable
+    except asyncio.CancelledError:
+        if fired:
+            task.uncancel()
+            raise StepTimeoutError(path, timeout) from None
+        raise
+    finally:
+        timer.cancel()
+    if fired:  # the step swallowed the cancellation: still a timeout, and no stray cancel
+        task.uncancel()
+        raise StepTimeoutError(path, timeout)
+    return value
+
+
+_ = decoder_for  # re-exported for typed decoding helpers

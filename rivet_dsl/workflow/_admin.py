@@ -1,0 +1,193 @@
+"""Runtime-level workflow operations: history as plain data, ``recover``, replay from a step.
+
+These take the runtime and an actor id (the inspector routes call them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._errors import WorkflowError
+from ..runtime._codec import decode_builtins, encode
+from ..runtime._run_handler import restart_workflow
+from ._history import ENTRY_PREFIX, META_KEY, PREFIX, Entry, History, split_key
+
+if TYPE_CHECKING:
+    from ..runtime._instance import LiveActor
+    from ..runtime._runtime import Runtime
+
+__all__ = ["WorkflowInFlightError", "recover", "replay_from_step", "workflow_history"]
+
+
+class WorkflowInFlightError(WorkflowError):
+    """The workflow is running; it can only be replayed or recovered once it has settled."""
+
+    default_group = "actor"
+    default_code = "workflow_in_flight"
+    default_status = 409
+
+    def __init__(self) -> None:
+        super().__init__("Workflow is in flight; wait until it is waiting, completed or failed")
+
+
+def _output(blob: bytes | None) -> Any:
+    return None if blob is None else decode_builtins(blob)
+
+
+async def workflow_history(runtime: Runtime, actor_id: str) -> dict[str, Any]:
+    """The stored history: ``nameRegistry``, ``entries``, ``entryMetadata``, ``state``, output, error."""
+    await runtime.storage.commit()  # what is staged becomes visible
+    rows = await runtime.storage.load_kv(actor_id, PREFIX)
+    history = History.from_rows(rows)
+    entries: list[dict[str, Any]] = []
+    metadata: dict[str, dict[str, Any]] = {}
+    ordered = sorted(history.entries.items(), key=lambda item: (item[1].seq, item[0]))
+    for location, entry in ordered:
+        entry_id = str(entry.seq)
+        data: dict[str, Any] = {}
+        if entry.kind == "step":
+            data = {"output": _output(entry.output), "error": entry.error}
+        elif entry.kind == "loop":
+            data = {"iteration": entry.iteration, "state": _output(entry.state), "output": _output(entry.output)}
+        elif entry.kind == "sleep":
+            data = {"deadline": entry.deadline, "state": entry.status}
+        elif entry.kind == "message":
+            data = {
+                "messages": [
+                    {"id": m[0], "name": m[1], "body": decode_builtins(m[2]), "createdAt": m[3], "completed": m[4]}
+                    for m in entry.messages or []
+                ],
+                "deadline": entry.deadline,
+            }
+        elif entry.kind in ("join", "race"):
+            data = {
+                "branches": {
+                    b: {"status": r.status, "output": _output(r.output), "error": r.error}
+                    for b, r in (entry.branches or {}).items()
+                },
+                "winner": entry.winner,
+            }
+        elif entry.kind == "removed":
+            data = {"originalType": entry.original_type}
+        elif entry.kind == "version_check":
+            data = {"resolved": entry.resolved}
+        entries.append(
+            {"id": entry_id, "location": history.readable(location), "kind": entry.kind, "data": data}
+        )
+        metadata[entry_id] = {
+            "status": entry.status,
+            "attempts": entry.attempts,
+            "lastAttemptAt": entry.last_attempt_at,
+            "createdAt": entry.created_at,
+            "completedAt": entry.completed_at,
+            "error": entry.error,
+            "rollbackCompleted": entry.rollback_done,
+            "rollbackError": entry.rollback_error,
+        }
+    meta = history.meta
+    return {
+        "nameRegistry": list(history.names),
+        "entries": entries,
+        "entryMetadata": metadata,
+        "state": meta.status,
+        "output": _output(meta.output),
+        "error": meta.error,
+    }
+
+
+def _settled(actor: LiveActor) -> bool:
+    engine = actor.workflow
+    return engine is None or engine.done or engine.active == 0
+
+
+async def recover(runtime: Runtime, actor_id: str) -> None:
+    """Restart a failed workflow: failed/exhausted steps get their attempts back and run again."""
+    actor = await runtime.acquire(actor_id)
+    engine = actor.workflow
+    if engine is not None and not engine.done:
+        raise WorkflowInFlightError()
+    await runtime.storage.commit()
+    history = History.from_rows(await runtime.storage.load_kv(actor_id, PREFIX))
+    if history.meta.status not in ("failed", "rolling_back"):
+        return
+    batch = runtime.storage.batch
+    for location, entry in history.entries.items():
+        if entry.status in ("failed", "exhausted"):
+            entry.status = "pending"
+            entry.attempts = 0
+            entry.error = None
+            entry.last_attempt_at = None
+            batch.kv_put(actor_id, ENTRY_PREFIX + location, encode(entry))
+        if entry.kind == "join" and entry.status == "failed":
+            entry.status = "pending"
+            for branch in (entry.branches or {}).values():
+                if branch.status == "failed":
+                    branch.status = "pending"
+                    branch.error = None
+            batch.kv_put(actor_id, ENTRY_PREFIX + location, encode(entry))
+    history.meta.status = "pending"
+    history.meta.error = None
+    history.meta.reported = False
+    batch.kv_put(actor_id, META_KEY, encode(history.meta))
+    await actor.commit()
+    restart_workflow(actor)
+
+
+def _find(history: History, target: str) -> tuple[bytes, Entry] | None:
+    for location, entry in history.entries.items():
+        if history.readable(location) == target:
+            return location, entry
+    return None
+
+
+async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = None) -> None:
+    """Delete the step at path ``step`` and everything recorded after it, then rerun the workflow.
+
+    A step inside a loop rewinds from the innermost enclosing loop entry. Without ``step`` the
+    whole history is deleted and the workflow runs from the beginning. Refused while the workflow
+    is running (it must be waiting, completed or failed).
+    """
+    actor = await runtime.acquire(actor_id)
+    if not _settled(actor):
+        raise WorkflowInFlightError()
+    await runtime.storage.commit()
+    history = History.from_rows(await runtime.storage.load_kv(actor_id, PREFIX))
+    batch = runtime.storage.batch
+    if step is None:
+        cut = -1
+    else:
+        found = _find(history, step)
+        if found is None or found[1].kind != "step":
+            raise WorkflowError(f"No step at {step!r} in the workflow history", code="step_not_found")
+        location, entry = found
+        cut = entry.seq
+        # Rewind from the innermost enclosing loop, if any.
+        segments = split_key(location)
+        for depth in range(len(segments) - 1, 0, -1):
+            parent = b"".join(segments[:depth])
+            parent_entry = history.entries.get(parent)
+            if parent_entry is not None and parent_entry.kind == "loop":
+                cut = parent_entry.seq
+                break
+    for location, entry in history.entries.items():
+        if entry.seq >= cut:
+            batch.kv_delete(actor_id, ENTRY_PREFIX + location)
+    history.meta.status = "pending"
+    history.meta.output = None
+    history.meta.error = None
+    history.meta.reported = False
+    batch.kv_put(actor_id, META_KEY, encode(history.meta))
+    engine = actor.workflow
+    running = actor._run_task is not None and not actor._run_task.done()
+    if running:
+        # Waiting: stop the suspended coroutine; it resumes from the rewritten history.
+        task = actor._run_task
+        assert task is not None
+        if engine is not None:
+            engine.done = True
+        task.cancel()
+        import asyncio
+
+        await asyncio.wait([task])
+    await actor.commit()
+    restart_workflow(actor)
