@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from rivet_dsl import Actor, UserError, WorkflowContext, action, queue, setup, workflow
-from rivet_dsl.workflow import RollbackContext
+from rivet_dsl import RollbackContext
 
 
 class Order(msgspec.Struct):

@@ -47,13 +47,10 @@ from .actor import queue as queue
 from .runtime import Conn as Conn
 from .runtime import QueueMessage as QueueMessage
 from .runtime import ScheduledCall as ScheduledCall
-from .workflow import RaceResult as RaceResult
-from .workflow import WorkflowContext as WorkflowContext
-
-# The ``workflow`` decorator shares its name with the ``rivet_dsl.workflow`` engine package;
-# bind the decorator last so ``from rivet_dsl import workflow`` is the decorator, while
-# ``from rivet_dsl.workflow import ...`` still finds the (already imported) package.
-from .actor import workflow as workflow  # noqa: E402
+from .actor import workflow as workflow
+from .workflows import RaceResult as RaceResult
+from .workflows import RollbackContext as RollbackContext
+from .workflows import WorkflowContext as WorkflowContext
 
 __all__ = [
     "ActionNotFoundError",
@@ -84,6 +81,7 @@ __all__ = [
     "RaceResult",
     "Registry",
     "RivetError",
+    "RollbackContext",
     "ScheduleError",
     "ScheduledCall",
     "StepExhaustedError",

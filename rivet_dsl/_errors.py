@@ -269,7 +269,7 @@ class StorageError(RivetError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Workflow errors (raised by the durable workflow engine; see rivet_dsl.workflow)
+# Workflow errors (raised by the durable workflow engine; see rivet_dsl.workflows)
 
 
 class WorkflowError(RivetError):

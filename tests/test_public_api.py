@@ -35,6 +35,7 @@ EXPECTED_EXPORTS = [
     "RaceResult",
     "Registry",
     "RivetError",
+    "RollbackContext",
     "ScheduleError",
     "ScheduledCall",
     "StepExhaustedError",
@@ -60,7 +61,7 @@ def test_public_api_matches_the_pinned_list() -> None:
 def test_public_api_is_sorted_and_complete() -> None:
     assert rivet_dsl.__all__ == sorted(rivet_dsl.__all__)
     public = {name for name in vars(rivet_dsl) if not name.startswith("_")}
-    subpackages = {"actor", "client", "runtime", "storage", "testing", "workflow", "lint", "server", "cli", "cli_serve"}
+    subpackages = {"actor", "client", "runtime", "storage", "testing", "workflows", "lint", "server", "cli", "cli_serve"}
     subpackages.add("annotations")  # `from __future__ import annotations`
     assert public - subpackages - set(rivet_dsl.__all__) == set()
 

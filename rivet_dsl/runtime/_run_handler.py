@@ -16,7 +16,7 @@ __all__ = ["restart_workflow", "start_workflow"]
 
 async def start_workflow(actor: LiveActor) -> None:
     """Run the actor's workflow until it completes, fails, or the actor stops."""
-    from ..workflow._driver import run_workflow
+    from ..workflows._driver import run_workflow
 
     try:
         await run_workflow(actor)

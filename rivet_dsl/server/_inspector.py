@@ -7,7 +7,6 @@ Outside dev mode every route needs ``Authorization: Bearer <token>`` (the server
 from __future__ import annotations
 
 import hmac
-import importlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import workflows
 from .._errors import RivetError
 from ..runtime._codec import to_builtins
 from ..runtime._instance import LiveActor
@@ -43,23 +43,6 @@ class _Forbidden(RivetError):
     default_group = "auth"
     default_code = "forbidden"
     default_status = 403
-
-
-class _Unavailable(RivetError):
-    default_group = "inspector"
-    default_code = "unavailable"
-    default_status = 501
-
-
-def _workflow_api(name: str) -> Callable[..., Any] | None:
-    """A function of the workflow engine's inspector API, if the engine provides it."""
-    # ``rivet_dsl.workflow`` the package (``from rivet_dsl import workflow`` is the decorator).
-    try:
-        module = importlib.import_module("rivet_dsl.workflow")
-    except ImportError:  # pragma: no cover - the package is part of rivet_dsl
-        return None
-    function = getattr(module, name, None)
-    return function if callable(function) else None
 
 
 def inspector_routes(server: RivetServer) -> list[Route]:
@@ -118,10 +101,9 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         return actor.definition.run_kind == "workflow"
 
     async def history_of(actor: LiveActor) -> Any:
-        fn = _workflow_api("workflow_history")
-        if fn is None or not workflow_enabled(actor):
+        if not workflow_enabled(actor):
             return None
-        return to_builtins(await fn(runtime, actor.actor_id))
+        return to_builtins(await workflows.workflow_history(runtime, actor.actor_id))
 
     @route("/summary", ["GET"])
     async def summary(request: Request, actor: LiveActor) -> Any:
@@ -211,10 +193,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
 
     @route("/workflow-history", ["GET"])
     async def workflow_history(request: Request, actor: LiveActor) -> Any:
-        enabled = workflow_enabled(actor)
-        if enabled and _workflow_api("workflow_history") is None:
-            raise _Unavailable("The workflow engine does not expose its history yet")
-        return {"history": await history_of(actor), "isWorkflowEnabled": enabled}
+        return {"history": await history_of(actor), "isWorkflowEnabled": workflow_enabled(actor)}
 
     @route("/workflow/replay", ["POST"])
     async def workflow_replay(request: Request, actor: LiveActor) -> Any:
@@ -222,9 +201,6 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         body = decode_body(raw, "json") if raw.strip() else {}
         if not isinstance(body, dict):
             raise WireError("Expected {entryId?} or {step?}", group="message", code="malformed")
-        fn = _workflow_api("replay_from_step")
-        if fn is None:
-            raise _Unavailable("Workflow replay is not available in this build")
         if not workflow_enabled(actor):
             raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
         step = body.get("step")
@@ -238,17 +214,14 @@ def inspector_routes(server: RivetServer) -> list[Route]:
             step = matches[0]
         if step is not None and not isinstance(step, str):
             raise WireError("'step' must be a string path", group="message", code="malformed")
-        await fn(runtime, actor.actor_id, step)
+        await workflows.replay_from_step(runtime, actor.actor_id, step)
         return {"history": await history_of(actor), "isWorkflowEnabled": True}
 
     @route("/workflow/recover", ["POST"])
     async def workflow_recover(request: Request, actor: LiveActor) -> Any:
-        fn = _workflow_api("recover")
-        if fn is None:
-            raise _Unavailable("Workflow recover is not available in this build")
         if not workflow_enabled(actor):
             raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
-        await fn(runtime, actor.actor_id)
+        await workflows.recover(runtime, actor.actor_id)
         return {"history": await history_of(actor), "isWorkflowEnabled": True}
 
     return [

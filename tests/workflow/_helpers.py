@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from rivet_dsl.testing import TestEnvironment
-from rivet_dsl.workflow import WorkflowEngine
+from rivet_dsl.workflows import WorkflowEngine
 
 
 async def engine_of(env: TestEnvironment, handle: Any) -> WorkflowEngine:

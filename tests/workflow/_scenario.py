@@ -17,7 +17,7 @@ import msgspec
 
 from rivet_dsl import Actor, WorkflowContext, action, event, queue, setup, workflow
 from rivet_dsl.testing import TestEnvironment
-from rivet_dsl.workflow import workflow_history
+from rivet_dsl.workflows import workflow_history
 
 from ._helpers import engine_of, settle
 

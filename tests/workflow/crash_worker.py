@@ -18,7 +18,7 @@ import msgspec
 from rivet_dsl import Actor, Loop, WorkflowContext, action, setup, workflow
 from rivet_dsl.runtime import Runtime
 from rivet_dsl.storage import SqliteStorage
-from rivet_dsl.workflow import RollbackContext
+from rivet_dsl.workflows import RollbackContext
 
 ITERATIONS = 150
 SAGA_STEPS = 12

@@ -9,7 +9,7 @@ import pytest
 
 from rivet_dsl import Loop, WorkflowContext
 from rivet_dsl.testing import MockClock, TestEnvironment
-from rivet_dsl.workflow import WorkflowInFlightError, replay_from_step, workflow_history
+from rivet_dsl.workflows import WorkflowInFlightError, replay_from_step, workflow_history
 
 from ._helpers import checkpoint, settle
 from ._scenario import Scenario, calls, history, registry, result, scenario, start

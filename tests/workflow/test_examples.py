@@ -39,7 +39,7 @@ from examples import (
     wf_versioned,
 )
 from rivet_dsl.testing import MockClock, TestEnvironment
-from rivet_dsl.workflow import workflow_history
+from rivet_dsl.workflows import workflow_history
 
 from ._helpers import checkpoint, settle
 

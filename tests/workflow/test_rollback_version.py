@@ -12,7 +12,7 @@ import pytest
 
 from rivet_dsl import WorkflowContext
 from rivet_dsl.testing import MockClock, TestEnvironment
-from rivet_dsl.workflow import RollbackContext
+from rivet_dsl.workflows import RollbackContext
 
 from ._helpers import checkpoint, settle
 from ._scenario import CODE, Scenario, calls, events, history, registry, result, scenario, start

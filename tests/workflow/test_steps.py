@@ -9,7 +9,7 @@ import pytest
 
 from rivet_dsl import CriticalError, StepExhaustedError, StepOnlyError, WorkflowContext
 from rivet_dsl.testing import MockClock, TestEnvironment
-from rivet_dsl.workflow import recover
+from rivet_dsl.workflows import recover
 
 from ._helpers import checkpoint, settle
 from ._scenario import CODE, Scenario, calls, events, history, registry, result, scenario, start, until_called
