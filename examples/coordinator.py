@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from rivet_dsl import Actor, action, setup
+from rivet_dsl import Actor, UserError, action, setup
 
 
 class RoomListState(msgspec.Struct):
@@ -34,6 +34,8 @@ class RoomList(Actor[RoomListState]):
     @action
     async def add_room(self, name: str) -> str:
         """Create the room actor, then remember it; returns the new actor's id."""
+        if not self.key:
+            raise UserError("A room list is keyed by its organization: get_or_create('room_list', [org])", code="missing_org")
         handle = await self.client().create("room", [self.key[0], name])
         self.state.rooms.append(name)
         return await handle.resolve()

@@ -7,6 +7,10 @@ Authoring surface (everything an actor module imports)::
 
 from __future__ import annotations
 
+import dataclasses as _dataclasses
+
+import msgspec as _msgspec
+
 from ._errors import ActionNotFoundError as ActionNotFoundError
 from ._errors import ActionTimedOutError as ActionTimedOutError
 from ._errors import ActorAbortedError as ActorAbortedError
@@ -102,9 +106,12 @@ __all__ = [
 # Tracebacks and reprs say ``rivet_dsl.UserError``, not ``rivet_dsl._errors.UserError``.
 for _name in __all__:
     _obj = globals()[_name]
+    # Dataclasses and Structs keep their defining module: msgspec resolves their annotations there.
+    if _dataclasses.is_dataclass(_obj) or (isinstance(_obj, type) and issubclass(_obj, _msgspec.Struct)):
+        continue
     if isinstance(_obj, type) or callable(_obj):
         try:
             _obj.__module__ = "rivet_dsl"
         except (AttributeError, TypeError):  # builtins and C types keep theirs
             pass
-del _name, _obj
+del _name, _obj, _dataclasses, _msgspec

@@ -34,8 +34,16 @@ def to_builtins(value: Any) -> Any:
 def validate(value: Any, tp: Any, what: str) -> Any:
     """Convert wire data to ``tp`` or raise ``invalid_arguments`` (nothing else happens)."""
     if tp is Any:
-        return value
+        converted = value
+    else:
+        try:
+            converted = msgspec.convert(value, tp)
+        except msgspec.ValidationError as exc:
+            raise InvalidArgumentsError(f"Invalid {what}: {exc}") from None
     try:
-        return msgspec.convert(value, tp)
-    except msgspec.ValidationError as exc:
+        # What cannot be stored must not get in: an integer beyond 64 bits would pass the type
+        # check and then fail the state commit, after the actor had already used it.
+        encode(converted)
+    except (OverflowError, msgspec.EncodeError, TypeError) as exc:
         raise InvalidArgumentsError(f"Invalid {what}: {exc}") from None
+    return converted

@@ -16,7 +16,7 @@ async def test_wrong_argument_types_are_rejected_and_change_nothing() -> None:
     async with TestEnvironment(registry) as env:
         handle = env.client.get_or_create("lifecycle", ["v"])
         await handle.action("increment", 1)
-        for bad in (["one"], [1, 2], [None], [1.5]):
+        for bad in (["one"], [1, 2], [None], [1.5], [2**70]):
             with pytest.raises(ActorError) as info:
                 await handle.action("increment", *bad)
             assert (info.value.group, info.value.code, info.value.status) == ("request", "invalid_arguments", 400)
