@@ -82,9 +82,13 @@ def test_json_compat_values_round_trip(http: httpx.Client) -> None:
     r = action(http, k, "echo", [value])
     assert r.json() == {"output": value}
     r = http.post(
-        by_key("counter", k).format("action/echo"), content=cbor2.dumps({"args": [{"n": 2**70, "t": ["$BigInt", "5"], "u": cbor2.undefined}]}), headers=CBOR
+        by_key("counter", k).format("action/echo"), content=cbor2.dumps({"args": [{"n": 2**62, "t": ["$BigInt", "5"], "u": cbor2.undefined}]}), headers=CBOR
     )
-    assert cbor2.loads(r.content) == {"output": {"n": 2**70, "t": 5, "u": None}}
+    assert cbor2.loads(r.content) == {"output": {"n": 2**62, "t": 5, "u": None}}
+    # Integers are 64-bit (that is what can be stored); a larger one is refused before the actor runs.
+    r = http.post(by_key("counter", k).format("action/echo"), content=cbor2.dumps({"args": [{"n": 2**70}]}), headers=CBOR)
+    assert r.status_code == 400
+    assert cbor2.loads(r.content)["code"] == "invalid_arguments"
 
 
 def test_get_missing_actor_is_404_and_creates_nothing(http: httpx.Client) -> None:
