@@ -277,15 +277,17 @@ class Storage(ABC):
             self._pending, self._pending_future = WriteBatch(), None
             batch.drop_destroyed()
             try:
-                await self._apply(batch)
+                if batch:  # a commit() with nothing pending needs no transaction
+                    await self._apply(batch)
             except BaseException as exc:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else ConnectionAbortedError(str(exc)))
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            self.commits += 1
-            self.rows_written += batch.size()
+            if batch:
+                self.commits += 1
+                self.rows_written += batch.size()
             if not future.done():
                 future.set_result(None)
 
