@@ -14,6 +14,7 @@ run in order when the file is opened.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from ._base import ActorRecord, QueueRow, ScheduleRow, Storage, WriteBatch
 from ._schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SqliteStorage"]
+
+_log = logging.getLogger("rivet_dsl.storage")
 
 #: Batches up to this many row writes commit on the event loop thread (when not in fsync mode).
 _INLINE_MAX_ROWS = 64
@@ -56,7 +59,8 @@ class SqliteStorage(Storage):
         self.path = os.fspath(path)
         self.fsync = fsync
         self._db: aiosqlite.Connection | None = None
-        #: The group-commit writer: its own connection, used only from its own thread.
+        #: The group-commit writer's connection: used by one batch at a time, on the event loop
+        #: (small batches) or on the writer thread (large ones, fsync, checkpoints).
         self._write_conn: sqlite3.Connection | None = None
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rivet-sqlite-writer")
         self._pages_since_checkpoint = 0
@@ -200,14 +204,19 @@ class SqliteStorage(Storage):
                 if deletes_kv:
                     db.executemany("DELETE FROM kv WHERE actor_id = ? AND key = ?", deletes_kv)
             db.execute("COMMIT")
-            if checkpoint:
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except BaseException as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             if isinstance(exc, Exception) and not isinstance(exc, StorageError):
                 raise StorageError(f"commit failed: {exc}") from exc
             raise
+        if checkpoint:
+            # After the commit and outside its error handling: the batch has landed, and a
+            # checkpoint that fails (it is retried with the next one) must not report otherwise.
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                _log.warning("WAL checkpoint failed (retried later): %s", exc)
 
     # -- reads -------------------------------------------------------------------------------
 
