@@ -148,20 +148,31 @@ def _args_schema(action: ActionSpec) -> dict[str, Any]:
     return schema
 
 
-def _action_operation(name: str, entries: list[tuple[ActorSpec, ActionSpec]]) -> dict[str, Any]:
+def _operation_head(
+    entries: list[tuple[ActorSpec, ActionSpec]] | list[tuple[ActorSpec, QueueSpec]],
+    shared_id: str,
+    single_id: str,
+    summary: str,
+) -> dict[str, Any]:
+    """Tags, id, summary, description and parameters of an operation that ``entries``' actors share."""
     actors = [actor for actor, _ in entries]
-    requests = [_args_schema(action) for _, action in entries]
-    outputs = [_output_schema(action.returns) for _, action in entries]
-    output_required = not any(action.returns.nullable for _, action in entries)
-    docs = [f"`{actor.name}`: {action.doc.splitlines()[0]}" for actor, action in entries if action.doc]
+    docs = [f"`{actor.name}`: {member.doc.splitlines()[0]}" for actor, member in entries if member.doc]
     operation: dict[str, Any] = {
         "tags": [actor.name for actor in actors],
-        "operationId": "action." + name if len(entries) > 1 else f"{actors[0].name}.{name}",
-        "summary": f"Call the action `{name}`",
+        "operationId": shared_id if len(entries) > 1 else f"{actors[0].name}.{single_id}",
+        "summary": summary,
     }
     if docs:
         operation["description"] = "\n\n".join(docs)
     operation["parameters"] = [_actor_parameter(actors), *_parameters()[1:]]
+    return operation
+
+
+def _action_operation(name: str, entries: list[tuple[ActorSpec, ActionSpec]]) -> dict[str, Any]:
+    requests = [_args_schema(action) for _, action in entries]
+    outputs = [_output_schema(action.returns) for _, action in entries]
+    output_required = not any(action.returns.nullable for _, action in entries)
+    operation = _operation_head(entries, "action." + name, name, f"Call the action `{name}`")
     operation["requestBody"] = {
         "required": True,
         "content": _json(
@@ -184,18 +195,9 @@ def _action_operation(name: str, entries: list[tuple[ActorSpec, ActionSpec]]) ->
 
 
 def _queue_operation(name: str, entries: list[tuple[ActorSpec, QueueSpec]]) -> dict[str, Any]:
-    actors = [actor for actor, _ in entries]
     bodies = [_schema(queue.body) for _, queue in entries]
     responses = [_output_schema(queue.response) for _, queue in entries]
-    docs = [f"`{actor.name}`: {queue.doc.splitlines()[0]}" for actor, queue in entries if queue.doc]
-    operation: dict[str, Any] = {
-        "tags": [actor.name for actor in actors],
-        "operationId": "queue." + name if len(entries) > 1 else f"{actors[0].name}.queue.{name}",
-        "summary": f"Send a message to the queue `{name}`",
-    }
-    if docs:
-        operation["description"] = "\n\n".join(docs)
-    operation["parameters"] = [_actor_parameter(actors), *_parameters()[1:]]
+    operation = _operation_head(entries, "queue." + name, f"queue.{name}", f"Send a message to the queue `{name}`")
     operation["requestBody"] = {
         "required": True,
         "content": _json(
