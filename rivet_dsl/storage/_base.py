@@ -279,15 +279,14 @@ class Storage(ABC):
             try:
                 if batch:  # a commit() with nothing pending needs no transaction
                     await self._apply(batch)
+                    self.commits += 1
+                    self.rows_written += batch.size()
             except BaseException as exc:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else ConnectionAbortedError(str(exc)))
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            if batch:
-                self.commits += 1
-                self.rows_written += batch.size()
             if not future.done():
                 future.set_result(None)
 

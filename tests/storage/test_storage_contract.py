@@ -242,8 +242,7 @@ async def test_sqlite_large_and_small_batches_interleave(tmp_path: Path) -> None
     await store.open()
     for i in range(500):
         store.batch.create_actor(actor(f"a{i}", key=str(i)))
-    large = store.commit()
-    await large
+    await store.commit()
     store.batch.put_state("a0", b"small")
     await store.commit()
     for i in range(500):
