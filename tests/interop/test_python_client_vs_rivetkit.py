@@ -59,7 +59,14 @@ async def _connection_events(rivetkit: str, encoding: Any) -> None:
         counter = client.get_or_create("counter", [k])
         seen: list[int] = []
         async with counter.connect({"user": "ada"}) as conn:
-            conn.on("newCount", seen.append)
+            both_events = asyncio.Event()
+
+            def on_count(value: int) -> None:
+                seen.append(value)
+                if len(seen) >= 2:
+                    both_events.set()
+
+            conn.on("newCount", on_count)
             assert await conn.action("getCount") == 0  # barrier: subscription is registered
             assert await conn.action("increment", 1) == 1
             assert await conn.action("whoami") == {"user": "ada"}
@@ -67,8 +74,6 @@ async def _connection_events(rivetkit: str, encoding: Any) -> None:
             with pytest.raises(ActorError) as info:
                 await conn.action("failUser")
             assert info.value.code == "forbidden_thing"
-            for _ in range(100):  # RivetKit may deliver an event after the action response
-                if seen == [1, 3]:
-                    break
-                await asyncio.sleep(0.02)
+            # RivetKit may deliver an event after the action response.
+            await asyncio.wait_for(both_events.wait(), 5)
         assert seen == [1, 3]
