@@ -11,7 +11,9 @@ A batch is *order-independent* by construction, so a driver may apply it table b
 
 * state, alarms, schedules and KV entries coalesce per key (the last write in a batch wins);
 * queue rows are only ever inserted with fresh sequence numbers, so inserting every new row
-  before deleting the dequeued ones is always right;
+  before deleting the dequeued ones is always right, and a row dequeued in the batch that
+  inserted it is never written at all (a message sent and handed into workflow history before
+  the next commit costs no queue writes: the hand-off and the send land together);
 * a destroyed actor's id is never reused, so every other write for it in the same batch is
   obsolete and is dropped.
 """
@@ -86,7 +88,7 @@ class WriteBatch:
         self.created: dict[str, ActorRecord] = {}
         self.states: dict[str, bytes] = {}
         self.alarms: dict[str, float | None] = {}
-        self.enqueued: list[QueueRow] = []
+        self.enqueued: dict[tuple[str, int], QueueRow] = {}
         self.dequeued: list[tuple[str, int]] = []
         self.schedules: dict[tuple[str, str], ScheduleRow | None] = {}
         self.kv: dict[tuple[str, bytes], bytes | None] = {}
@@ -120,11 +122,12 @@ class WriteBatch:
 
     def enqueue(self, row: QueueRow) -> None:
         """Insert a queue message."""
-        self.enqueued.append(row)
+        self.enqueued[(row.actor_id, row.seq)] = row
 
     def dequeue(self, actor_id: str, seq: int) -> None:
-        """Delete a queue message."""
-        self.dequeued.append((actor_id, seq))
+        """Delete a queue message (one still pending in this batch is simply not inserted)."""
+        if self.enqueued.pop((actor_id, seq), None) is None:
+            self.dequeued.append((actor_id, seq))
 
     def put_schedule(self, row: ScheduleRow) -> None:
         """Insert or replace a schedule."""
@@ -160,7 +163,7 @@ class WriteBatch:
         self.created = {k: v for k, v in self.created.items() if k not in gone}
         self.states = {k: v for k, v in self.states.items() if k not in gone}
         self.alarms = {k: v for k, v in self.alarms.items() if k not in gone}
-        self.enqueued = [r for r in self.enqueued if r.actor_id not in gone]
+        self.enqueued = {k: r for k, r in self.enqueued.items() if k[0] not in gone}
         self.dequeued = [r for r in self.dequeued if r[0] not in gone]
         self.schedules = {k: v for k, v in self.schedules.items() if k[0] not in gone}
         self.kv = {k: v for k, v in self.kv.items() if k[0] not in gone}

@@ -54,7 +54,7 @@ class MemoryStorage(Storage):
             current = self._actors.get(actor_id)
             if current is not None:
                 self._actors[actor_id] = _replace(current, alarm_at=at, alarm_changed=True)
-        for row in batch.enqueued:
+        for row in batch.enqueued.values():
             self._queue.setdefault(row.actor_id, {})[row.seq] = row
         for actor_id, seq in batch.dequeued:
             self._queue.get(actor_id, {}).pop(seq, None)

@@ -179,7 +179,7 @@ class SqliteStorage(Storage):
             if batch.enqueued:
                 db.executemany(
                     "INSERT INTO queue (actor_id, seq, name, body, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [(r.actor_id, r.seq, r.name, r.body, r.created_at) for r in batch.enqueued],
+                    [(r.actor_id, r.seq, r.name, r.body, r.created_at) for r in batch.enqueued.values()],
                 )
             if batch.dequeued:
                 db.executemany("DELETE FROM queue WHERE actor_id = ? AND seq = ?", batch.dequeued)

@@ -41,6 +41,9 @@ async def workflow_history(runtime: Runtime, actor_id: str) -> dict[str, Any]:
     history = History.from_rows(rows)
     entries: list[dict[str, Any]] = []
     metadata: dict[str, dict[str, Any]] = {}
+    live = runtime._live.get(actor_id)
+    engine = None if live is None else live.workflow
+    live_loops = {} if engine is None or engine.done else engine.live_loops
     ordered = sorted(history.entries.items(), key=lambda item: (item[1].seq, item[0]))
     for location, entry in ordered:
         entry_id = str(entry.seq)
@@ -49,6 +52,10 @@ async def workflow_history(runtime: Runtime, actor_id: str) -> dict[str, Any]:
             data = {"output": _output(entry.output), "error": entry.error}
         elif entry.kind == "loop":
             data = {"iteration": entry.iteration, "state": _output(entry.state), "output": _output(entry.output)}
+            if location in live_loops:  # awake: the stored entry is only rewritten at checkpoints
+                iteration, state = live_loops[location]
+                data["iteration"] = iteration
+                data["state"] = _output(encode(state)) if entry.state is not None else None
         elif entry.kind == "sleep":
             data = {"deadline": entry.deadline, "state": entry.status}
         elif entry.kind == "message":

@@ -501,17 +501,20 @@ class WorkflowContext:
             if stateful and entry.state is not None:
                 state = decode_output(type(state) if state is not None else Any, entry.state)
         iteration = entry.iteration
+        live = engine.live_loops
         while True:
+            live[location] = (iteration, state)
             sub = self._sub(location + iteration_segment(iteration), f"{path}/~{iteration}")
             registered = len(engine.rollbacks)
             result = await (fn(sub, state) if stateful else fn(sub))
             sub._finish_scope()
-            if not rollback_mode:
-                # A finished iteration is never compensated (as Rivet: rollback replays only the
-                # iteration in progress).
-                del engine.rollbacks[registered:]
+            # A finished iteration is never compensated (as Rivet: rollback compensates only the
+            # iteration in progress). Rollback-mode replay passes through finished iterations too
+            # (it starts at the last loop checkpoint), so their handlers are dropped there as well.
+            del engine.rollbacks[registered:]
             if isinstance(result, Loop):
                 if result.is_break:
+                    live.pop(location, None)
                     if rollback_mode:
                         return result.value
                     entry.status = "completed"
@@ -531,16 +534,21 @@ class WorkflowContext:
             elif result is not None:
                 raise TypeError(f"loop {path!r} body must return Loop.continue_(...), Loop.break_(...) or None")
             iteration += 1
-            if rollback_mode:
+            if rollback_mode or iteration % interval:
                 continue
+            # A loop checkpoint, every `interval` iterations: the iteration (and state) a replay
+            # resumes from, written with the range delete of the iterations it no longer needs.
+            # In between, the loop entry is not rewritten (one row less per iteration): a replay
+            # re-runs the few iterations since the checkpoint from their recorded entries, which
+            # recomputes the same state, because iterations at or after the checkpoint are never
+            # pruned.
             entry.iteration = iteration
             if stateful:
                 entry.state = encode(state)
-            if iteration % interval == 0:
-                upto = iteration - keep
-                if upto > entry.pruned:
-                    engine.delete_range(location + iteration_segment(entry.pruned), location + iteration_segment(upto))
-                    entry.pruned = upto
+            upto = iteration - keep
+            if upto > entry.pruned:
+                engine.delete_range(location + iteration_segment(entry.pruned), location + iteration_segment(upto))
+                entry.pruned = upto
             engine.put_entry(location, entry)
 
     # -- queue ---------------------------------------------------------------------------------

@@ -128,6 +128,9 @@ class WorkflowEngine:
         self.rollbacks: list[tuple[bytes, Entry, Callable[..., Any], Any, str]] = []
         self.outstanding: list[QueueMessage[Any]] = []
         self.error: BaseException | None = None
+        #: Loops in progress: location -> (iteration, state). The stored loop entry is rewritten
+        #: only at loop checkpoints; this is what the inspector shows while the actor is awake.
+        self.live_loops: dict[bytes, tuple[int, Any]] = {}
 
     # -- history writes ------------------------------------------------------------------------
 

@@ -90,6 +90,19 @@ async def test_enqueue_and_dequeue_in_one_batch_ends_deleted(storage: Storage) -
     assert await storage.load_queue("a1") == []
 
 
+async def test_row_enqueued_and_dequeued_in_one_batch_is_never_written(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    await storage.commit()
+    storage.batch.enqueue(QueueRow("a1", 1, "jobs", b"handed-off", 1.0))
+    storage.batch.enqueue(QueueRow("a1", 2, "jobs", b"stays", 2.0))
+    storage.batch.dequeue("a1", 1)
+    assert storage.batch.size() == 1  # only the insert of seq 2
+    rows_before = storage.rows_written
+    await storage.commit()
+    assert storage.rows_written - rows_before == 1
+    assert [(r.seq, r.body) for r in await storage.load_queue("a1")] == [(2, b"stays")]
+
+
 async def test_schedules_and_alarms(storage: Storage) -> None:
     storage.batch.create_actor(actor())
     storage.batch.put_schedule(ScheduleRow("a1", "s2", 20.0, "tick", b"", 1.0))

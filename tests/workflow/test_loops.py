@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rivet_dsl import Loop, WorkflowContext
+from rivet_dsl import Loop, RollbackContext, WorkflowContext
+from rivet_dsl.runtime._codec import decode_builtins
 from rivet_dsl.testing import MockClock, TestEnvironment
+from rivet_dsl.workflows._history import PREFIX, Entry, History
 
 from ._helpers import checkpoint, settle
 from ._scenario import Scenario, calls, history, registry, result, scenario, start
@@ -225,3 +227,76 @@ async def test_loop_state_is_typed_on_replay() -> None:
         data = await history(env, h)
         loop_entry = next(e for e in data["entries"] if e["kind"] == "loop")
         assert loop_entry["data"]["state"] == 1 and loop_entry["data"]["iteration"] == 1
+
+
+@scenario
+async def checkpointed(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def body(loop: WorkflowContext, total: int) -> Loop[int]:
+        message = await loop.queue.next("next", names=[self.jobs])
+        await loop.step("note", self.note, f"{total}+{message.body.value}")
+        total += message.body.value
+        return Loop.break_(total) if message.body.value == 0 else Loop.continue_(total)
+
+    return await ctx.loop("sum", body, state=0, history_prune_interval=5)
+
+
+async def _stored_loop(env: TestEnvironment, h: Any) -> Entry:
+    await env.runtime.storage.commit()
+    history = History.from_rows(await env.runtime.storage.load_kv(await h.resolve(), PREFIX))
+    return next(e for e in history.entries.values() if e.kind == "loop")
+
+
+async def test_loop_entry_is_rewritten_only_at_checkpoints(mode: str) -> None:
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        h = await start(env, "checkpointed", mode)
+        for value in range(1, 8):
+            await h.send("jobs", {"value": value})
+            await checkpoint(env, h, mode)
+        # Seven iterations done: the stored entry holds the checkpoint of iteration 5 (state
+        # 1+..+5); the inspector shows where the awake loop is.
+        stored = await _stored_loop(env, h)
+        assert (stored.iteration, decode_builtins(stored.state or b"")) == (5, 15)
+        live = next(e for e in (await history(env, h))["entries"] if e["kind"] == "loop")
+        assert (live["data"]["iteration"], live["data"]["state"]) == (7, 28)
+        await h.send("jobs", {"value": 0})
+        assert await result(env, h) == ("completed", 28)
+        # Replays from the checkpoint re-ran iterations 5 and 6 from history: no step ran twice.
+        assert (await h.action("get_state"))["log"] == [
+            "0+1", "1+2", "3+3", "6+4", "10+5", "15+6", "21+7", "28+0",
+        ]
+        stored = await _stored_loop(env, h)
+        assert (stored.status, stored.iteration) == ("completed", 8)
+
+
+def _boom() -> None:
+    raise RuntimeError("boom")
+
+
+@scenario
+async def loop_rollback_resume(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def undo(rctx: RollbackContext, output: str) -> None:
+        self.note(f"undo:{output}")
+        if self.hit("undo") == 1:
+            raise RuntimeError("undo failed once")  # the workflow stays rolling_back
+
+    await ctx.rollback_checkpoint("cp")
+
+    async def body(loop: WorkflowContext, i: int) -> Loop[None]:
+        await loop.step("do", self.note, f"do{i}", rollback=undo)
+        if i == 2:
+            await loop.step("fail", _boom, max_retries=0)
+        return Loop.continue_(i + 1)
+
+    await ctx.loop("loop", body, state=0)
+
+
+async def test_rollback_resume_compensates_only_the_iteration_in_progress() -> None:
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        h = await start(env, "loop_rollback_resume", "live")
+        assert (await result(env, h))[0] == "rolling_back"
+        # The wake replays from the loop checkpoint (iteration 0) through the finished
+        # iterations 0 and 1; only iteration 2's step is compensated.
+        await env.restart()
+        await settle(env, h)
+        assert (await result(env, h))[0] == "failed"
+        assert (await h.action("get_state"))["log"] == ["do0", "do1", "do2", "undo:do2", "undo:do2"]
