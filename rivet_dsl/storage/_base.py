@@ -91,7 +91,9 @@ class WriteBatch:
         self.enqueued: dict[tuple[str, int], QueueRow] = {}
         self.dequeued: list[tuple[str, int]] = []
         self.schedules: dict[tuple[str, str], ScheduleRow | None] = {}
-        self.kv: dict[tuple[str, bytes], bytes | None] = {}
+        #: Per actor: key -> value (``None``: delete). Nested so that a range delete only
+        #: looks at its own actor's pending keys.
+        self.kv: dict[str, dict[bytes, bytes | None]] = {}
         self.kv_ranges: list[tuple[str, bytes, bytes]] = []
         self.destroyed: set[str] = set()
 
@@ -139,16 +141,24 @@ class WriteBatch:
 
     def kv_put(self, actor_id: str, key: bytes, value: bytes) -> None:
         """Set an entry of the actor's ordered key-value space (workflow history lives here)."""
-        self.kv[(actor_id, key)] = value
+        space = self.kv.get(actor_id)
+        if space is None:
+            space = self.kv[actor_id] = {}
+        space[key] = value
 
     def kv_delete(self, actor_id: str, key: bytes) -> None:
         """Delete one key-value entry."""
-        self.kv[(actor_id, key)] = None
+        space = self.kv.get(actor_id)
+        if space is None:
+            space = self.kv[actor_id] = {}
+        space[key] = None
 
     def kv_delete_range(self, actor_id: str, start: bytes, end: bytes) -> None:
         """Delete every key in ``[start, end)``, including puts of this batch in that range."""
-        for pending in [k for k in self.kv if k[0] == actor_id and start <= k[1] < end]:
-            del self.kv[pending]
+        space = self.kv.get(actor_id)
+        if space:
+            for pending in [k for k in space if start <= k < end]:
+                del space[pending]
         self.kv_ranges.append((actor_id, start, end))
 
     def destroy_actor(self, actor_id: str) -> None:
@@ -166,7 +176,7 @@ class WriteBatch:
         self.enqueued = {k: r for k, r in self.enqueued.items() if k[0] not in gone}
         self.dequeued = [r for r in self.dequeued if r[0] not in gone]
         self.schedules = {k: v for k, v in self.schedules.items() if k[0] not in gone}
-        self.kv = {k: v for k, v in self.kv.items() if k[0] not in gone}
+        self.kv = {k: v for k, v in self.kv.items() if k not in gone}
         self.kv_ranges = [r for r in self.kv_ranges if r[0] not in gone]
 
     def size(self) -> int:
@@ -178,7 +188,7 @@ class WriteBatch:
             + len(self.enqueued)
             + len(self.dequeued)
             + len(self.schedules)
-            + len(self.kv)
+            + sum(map(len, self.kv.values()))
             + len(self.kv_ranges)
             + len(self.destroyed)
         )

@@ -67,11 +67,13 @@ class MemoryStorage(Storage):
             space = self._kv.get(actor_id, {})
             for key in [k for k in space if start <= k < end]:
                 del space[key]
-        for (actor_id, key), value in batch.kv.items():
-            if value is None:
-                self._kv.get(actor_id, {}).pop(key, None)
-            else:
-                self._kv.setdefault(actor_id, {})[key] = value
+        for actor_id, pending in batch.kv.items():
+            space = self._kv.setdefault(actor_id, {})
+            for key, value in pending.items():
+                if value is None:
+                    space.pop(key, None)
+                else:
+                    space[key] = value
         await asyncio.sleep(0)  # a commit is never synchronous with the submitter
 
     async def load_actor(self, actor_id: str) -> ActorRecord | None:

@@ -197,8 +197,8 @@ class SqliteStorage(Storage):
             if batch.kv_ranges:
                 db.executemany("DELETE FROM kv WHERE actor_id = ? AND key >= ? AND key < ?", batch.kv_ranges)
             if batch.kv:
-                puts_kv = [(k[0], k[1], v) for k, v in batch.kv.items() if v is not None]
-                deletes_kv = [k for k, v in batch.kv.items() if v is None]
+                puts_kv = [(a, k, v) for a, space in batch.kv.items() for k, v in space.items() if v is not None]
+                deletes_kv = [(a, k) for a, space in batch.kv.items() for k, v in space.items() if v is None]
                 if puts_kv:
                     db.executemany("INSERT OR REPLACE INTO kv (actor_id, key, value) VALUES (?, ?, ?)", puts_kv)
                 if deletes_kv:
