@@ -113,7 +113,8 @@ class ActorQueue:
 
     def __init__(self, actor: LiveActor, rows: list[QueueRow]) -> None:
         self._actor = actor
-        self._messages: list[QueueRow] = rows
+        #: seq -> row, in FIFO order (seqs only grow): removal from anywhere is O(1).
+        self._messages: dict[int, QueueRow] = {row.seq: row for row in rows}
         self._next_seq = (rows[-1].seq + 1) if rows else 1
         self._waiters: list[_Waiter] = []
         #: Sends waiting for completion, by message seq.
@@ -152,7 +153,7 @@ class ActorQueue:
         if len(blob) > limit_size:
             raise QueueMessageTooLargeError(len(blob), limit_size)
         if definition.max_size is not None:
-            if sum(1 for row in self._messages if row.name == name) >= definition.max_size:
+            if sum(1 for row in self._messages.values() if row.name == name) >= definition.max_size:
                 raise QueueFullError(definition.max_size)
         limit = actor.definition.options.max_queue_size
         if len(self._messages) >= limit:
@@ -163,7 +164,7 @@ class ActorQueue:
 
     def push(self, row: QueueRow) -> None:
         """Make a prepared message visible: write it to the pending batch and wake receivers."""
-        self._messages.append(row)
+        self._messages[row.seq] = row
         self._actor.runtime.storage.batch.enqueue(row)
         self._notify(row.name)
 
@@ -211,7 +212,7 @@ class ActorQueue:
     ) -> list[QueueRow]:
         """Up to ``count`` oldest messages for ``names`` that nobody holds (no I/O, no removal)."""
         out: list[QueueRow] = []
-        for row in self._messages:
+        for row in self._messages.values():
             if row.seq in self._taken:
                 continue
             if names is None or row.name in names:
@@ -222,9 +223,7 @@ class ActorQueue:
 
     def remove(self, row: QueueRow) -> None:
         """Delete a message (from memory now, from storage in the next commit)."""
-        try:
-            self._messages.remove(row)
-        except ValueError:
+        if self._messages.pop(row.seq, None) is None:
             return
         self._taken.discard(row.seq)
         self._actor.runtime.storage.batch.dequeue(row.actor_id, row.seq)

@@ -161,7 +161,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
             limit = max(0, min(int(raw), 10000))
         except ValueError:
             raise WireError("Invalid limit", code="invalid_query") from None
-        rows = list(actor.queue._messages)
+        rows = list(actor.queue._messages.values())
         return {
             "size": len(rows),
             "maxSize": actor.definition.options.max_queue_size,
@@ -184,7 +184,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         queue = actor.queue
         held = queue._taken
         cleared = 0
-        for row in list(queue._messages):
+        for row in list(queue._messages.values()):
             if row.seq not in held:
                 queue.remove(row)
                 cleared += 1

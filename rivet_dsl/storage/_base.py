@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Self
 
 __all__ = [
     "ActorRecord",
@@ -225,6 +226,13 @@ class Storage(ABC):
         self._closed = False
         self._wakeup = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="rivet-storage-writer")
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     async def close(self) -> None:
         """Commit what is pending, stop the writer and close the store."""

@@ -35,8 +35,16 @@ _log = logging.getLogger("rivet_dsl.storage")
 _INLINE_MAX_ROWS = 64
 #: A passive WAL checkpoint runs (on the writer thread) once this many pages may have been
 #: appended to the WAL (estimated as one per transaction plus one per row write), in place of
-#: SQLite's auto-checkpoint at 1,000 pages, so the WAL file stays bounded the same way.
-_CHECKPOINT_EVERY_PAGES = 1000
+#: SQLite's auto-checkpoint, so the WAL file stays bounded (about 32 MiB). Not SQLite's 1,000:
+#: a checkpoint copies every page the WAL holds, and commits of many actors touch the same
+#: pages again and again (each actor's latest history page, the state rows), so checkpointing
+#: every 8,000 pages instead of every 1,000 copies each hot page once rather than once per
+#: commit (30 -> 12 µs per step in a 1,000-actor commit replay).
+_CHECKPOINT_EVERY_PAGES = 8000
+#: Page cache of the writer connection, in KiB (SQLite's default is 2 MiB). The history of
+#: 1,000 busy workflow actors is ~10 MiB; with a 2 MiB cache every commit re-reads most of
+#: the pages it changes (29 -> 17 µs per step in the same replay).
+_WRITER_CACHE_KIB = 65536
 
 _ACTOR_COLUMNS = "actor_id, name, key, input, created_at, state, alarm_at"
 
@@ -89,6 +97,7 @@ class SqliteStorage(Storage):
         writer.execute("PRAGMA busy_timeout=10000")
         # Checkpoints are driven by _apply, on this thread (they fsync the database file).
         writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
         return writer
 
     async def _migrate(self) -> None:

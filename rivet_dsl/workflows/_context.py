@@ -619,7 +619,7 @@ class WorkflowContext:
         value = queue.decode(row)
         if completed:
             return QueueMessage(seq, qname, value, created_at)
-        live = next((r for r in queue._messages if r.seq == seq), None)
+        live = queue._messages.get(seq)
         if live is None:
             return QueueMessage(seq, qname, value, created_at)
         queue.hold(live)

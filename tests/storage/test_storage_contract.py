@@ -11,6 +11,7 @@ import pytest
 
 from rivet_dsl import StorageError
 from rivet_dsl.storage import ActorRecord, MemoryStorage, QueueRow, ScheduleRow, SqliteStorage, Storage
+from rivet_dsl.storage._sqlite import _CHECKPOINT_EVERY_PAGES
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -232,38 +233,36 @@ async def test_sqlite_wal_stays_bounded_over_many_small_commits(tmp_path: Path) 
     # Small commits run on the event loop with SQLite's auto-checkpoint off; the store's own
     # checkpoints (on the writer thread) must keep the WAL from growing with every commit.
     path = tmp_path / "rivet.db"
-    store = SqliteStorage(path)
-    await store.open()
-    store.batch.create_actor(actor())
-    await store.commit()
-    for i in range(5000):
-        store.batch.put_state("a1", b"s%d" % i)
-        store.batch.kv_put("a1", b"k%d" % (i % 50), b"v" * 100)
+    async with SqliteStorage(path) as store:
+        store.batch.create_actor(actor())
         await store.commit()
-    wal_bytes = (tmp_path / "rivet.db-wal").stat().st_size
-    assert wal_bytes < 8 * 1024 * 1024  # ~42 MB without checkpoints
-    record = await store.load_actor("a1")
-    assert record is not None and record.state == b"s4999"
-    await store.close()
+        commits = 4 * _CHECKPOINT_EVERY_PAGES  # ~2.5 WAL pages each: ~10 checkpoint intervals
+        for i in range(commits):
+            store.batch.put_state("a1", b"s%d" % i)
+            store.batch.kv_put("a1", b"k%d" % (i % 50), b"v" * 100)
+            await store.commit()
+        wal_pages = (tmp_path / "rivet.db-wal").stat().st_size // 4096
+        # Without checkpoints the WAL holds every commit's pages (~66,000 here).
+        assert wal_pages < 1.5 * _CHECKPOINT_EVERY_PAGES
+        record = await store.load_actor("a1")
+        assert record is not None and record.state == b"s%d" % (commits - 1)
 
 
 async def test_sqlite_large_and_small_batches_interleave(tmp_path: Path) -> None:
     # Batches above the inline threshold commit on the writer thread, small ones on the loop;
     # both paths share one connection and must apply in order.
     path = tmp_path / "rivet.db"
-    store = SqliteStorage(path)
-    await store.open()
-    for i in range(500):
-        store.batch.create_actor(actor(f"a{i}", key=str(i)))
-    await store.commit()
-    store.batch.put_state("a0", b"small")
-    await store.commit()
-    for i in range(500):
-        store.batch.put_state(f"a{i}", b"large")
-    await store.commit()
-    store.batch.put_state("a1", b"small again")
-    await store.commit()
-    await store.close()
+    async with SqliteStorage(path) as store:
+        for i in range(500):
+            store.batch.create_actor(actor(f"a{i}", key=str(i)))
+        await store.commit()
+        store.batch.put_state("a0", b"small")
+        await store.commit()
+        for i in range(500):
+            store.batch.put_state(f"a{i}", b"large")
+        await store.commit()
+        store.batch.put_state("a1", b"small again")
+        await store.commit()
     with sqlite3.connect(path) as raw:
         states = dict(raw.execute("SELECT actor_id, state FROM actors"))
     assert len(states) == 500
