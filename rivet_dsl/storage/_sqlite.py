@@ -3,8 +3,8 @@
 Reads and migrations go through aiosqlite; the group-commit writer owns a second connection
 (WAL lets the two coexist, and a read issued after a commit was acknowledged sees it). A small
 batch without fsync commits directly on the event loop (~20 µs, where a hop to a thread and back
-costs ~100 µs); large batches, fsync commits and WAL checkpoints run on the writer's own thread,
-one hop per transaction.
+costs ~100 µs); large batches and fsync commits run on the writer's own thread, one hop per
+transaction. WAL checkpoints run on a third connection beside the commits (``_checkpoint``).
 
 ``synchronous=NORMAL`` (the default) survives a process crash (``kill -9``); ``fsync=True``
 uses ``synchronous=FULL`` and also survives power loss. The schema is versioned; migrations
@@ -25,6 +25,7 @@ import aiosqlite
 
 from .._errors import StorageError
 from ._base import ActorRecord, QueueRow, ScheduleRow, Storage, WriteBatch
+from ._checkpoint import Checkpointer
 from ._schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SqliteStorage"]
@@ -33,9 +34,9 @@ _log = logging.getLogger("rivet_dsl.storage")
 
 #: Batches up to this many row writes commit on the event loop thread (when not in fsync mode).
 _INLINE_MAX_ROWS = 64
-#: A passive WAL checkpoint runs (on the writer thread) once this many pages may have been
-#: appended to the WAL (estimated as one per transaction plus one per row write), in place of
-#: SQLite's auto-checkpoint, so the WAL file stays bounded (about 32 MiB). Not SQLite's 1,000:
+#: A WAL checkpoint runs (see ``_checkpoint``) once this many pages may have been appended to
+#: the WAL (estimated as one per transaction plus one per row write), in place of SQLite's
+#: auto-checkpoint, so the WAL file stays bounded (about 32 MiB). Not SQLite's 1,000:
 #: a checkpoint copies every page the WAL holds, and commits of many actors touch the same
 #: pages again and again (each actor's latest history page, the state rows), so checkpointing
 #: every 8,000 pages instead of every 1,000 copies each hot page once rather than once per
@@ -71,7 +72,7 @@ class SqliteStorage(Storage):
         #: (small batches) or on the writer thread (large ones, fsync, checkpoints).
         self._write_conn: sqlite3.Connection | None = None
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rivet-sqlite-writer")
-        self._pages_since_checkpoint = 0
+        self._checkpointer = Checkpointer(self.path, "FULL" if fsync else "NORMAL", _CHECKPOINT_EVERY_PAGES)
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -90,12 +91,14 @@ class SqliteStorage(Storage):
         await self._migrate()
         loop = asyncio.get_running_loop()
         self._write_conn = await loop.run_in_executor(self._writer_thread, self._connect_writer)
+        await self._checkpointer.open()
 
     def _connect_writer(self) -> sqlite3.Connection:
         writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         writer.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
         writer.execute("PRAGMA busy_timeout=10000")
-        # Checkpoints are driven by _apply, on this thread (they fsync the database file).
+        # Checkpoints are driven by _apply: in the background, finished on this thread (they
+        # fsync the database file, which must never happen on the event loop).
         writer.execute("PRAGMA wal_autocheckpoint=0")
         writer.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
         return writer
@@ -130,6 +133,7 @@ class SqliteStorage(Storage):
         return int(rows[0][0]) if rows else 0
 
     async def _close(self) -> None:
+        await self._checkpointer.close()
         writer, self._write_conn = self._write_conn, None
         if writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.close)
@@ -140,14 +144,16 @@ class SqliteStorage(Storage):
 
     async def _apply(self, batch: WriteBatch) -> None:
         rows = batch.size()
-        self._pages_since_checkpoint += rows + 1
-        checkpoint = self._pages_since_checkpoint >= _CHECKPOINT_EVERY_PAGES
+        due = self._checkpointer.after_commit(rows + 1)
+        if isinstance(due, asyncio.Future):
+            await asyncio.wait([due])
+            due = self._checkpointer.after_commit(0)
+        checkpoint = due is True
         if checkpoint or self.fsync or rows > _INLINE_MAX_ROWS:
-            # Large batches, fsync and checkpoints run on the writer thread (sqlite releases
-            # the GIL there, so the event loop keeps serving while the disk works), the whole
-            # transaction in one hop rather than one per statement as aiosqlite would.
-            if checkpoint:
-                self._pages_since_checkpoint = 0
+            # Large batches, fsync and the writer's checkpoints run on the writer thread
+            # (sqlite releases the GIL there, so the event loop keeps serving while the disk
+            # works), the whole transaction in one hop rather than one per statement as
+            # aiosqlite would.
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._writer_thread, self._apply_sync, batch, checkpoint)
         else:
