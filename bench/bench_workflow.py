@@ -1,6 +1,6 @@
 """Benchmark the durable workflow engine; prints JSON lines ``{"metric","value","unit",...}``.
 
-    python bench/bench_workflow.py [--messages 5000] [--actors 1000] [--per-actor 20]
+    python bench/bench_workflow.py [--messages 20000] [--actors 1000] [--per-actor 20]
 
 1. One actor, queue -> ``loop`` -> ``queue.next`` -> one durable ``step``: messages/s and p50
    end-to-end latency (send start -> the step's commit), against the raw SQLite single-commit
@@ -250,7 +250,7 @@ async def bench_memory(n: int) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--actors", type=int, default=1000)
     parser.add_argument("--per-actor", type=int, default=20)
     parser.add_argument("--iterations", type=int, default=100_000)
@@ -261,7 +261,7 @@ async def main() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     with tempfile.TemporaryDirectory(prefix="rivet-bench-wf-") as directory:
-        ceiling = await measure_ceiling(directory, args.ceiling_n, repeat=1)
+        ceiling = await measure_ceiling(directory, args.ceiling_n, repeat=3)
         await bench_single(directory, ceiling, args.messages)
         await bench_many(directory, ceiling, args.actors, args.per_actor)
         await bench_replay(directory, args.iterations, args.top_steps)
