@@ -36,7 +36,7 @@ _log = logging.getLogger("rivet_dsl.storage")
 _INLINE_MAX_ROWS = 64
 #: A WAL checkpoint runs (see ``_checkpoint``) once this many pages may have been appended to
 #: the WAL (estimated as one per transaction plus one per row write), in place of SQLite's
-#: auto-checkpoint, so the WAL file stays bounded (about 32 MiB). Not SQLite's 1,000:
+#: auto-checkpoint, so the WAL file stays bounded (about 32 MiB, never twice that). Not SQLite's 1,000:
 #: a checkpoint copies every page the WAL holds, and commits of many actors touch the same
 #: pages again and again (each actor's latest history page, the state rows), so checkpointing
 #: every 8,000 pages instead of every 1,000 copies each hot page once rather than once per
