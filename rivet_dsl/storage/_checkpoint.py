@@ -43,7 +43,7 @@ class Checkpointer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rivet-sqlite-checkpoint")
         self._running: asyncio.Future[None] | None = None
         self._copied = False
-        #: Completed checkpoints, for tests and benchmarks.
+        #: Background runs completed and writer runs asked for, for tests and benchmarks.
         self.background_runs = 0
         self.writer_runs = 0
 

@@ -231,7 +231,8 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 async def test_sqlite_wal_stays_bounded_over_many_small_commits(tmp_path: Path) -> None:
     # Small commits run on the event loop with SQLite's auto-checkpoint off; the store's own
-    # checkpoints (on the writer thread) must keep the WAL from growing with every commit.
+    # checkpoints (copied in the background, finished by the writer) must keep the WAL from
+    # growing with every commit.
     path = tmp_path / "rivet.db"
     async with SqliteStorage(path) as store:
         store.batch.create_actor(actor())
