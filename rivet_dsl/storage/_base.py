@@ -195,6 +195,11 @@ class WriteBatch:
         )
 
 
+#: Pending writes (actors with state or key-value writes, plus queued messages) at which a
+#: commit starts at once rather than when the writer task next runs (see ``_commit_eagerly``).
+_EAGER_WRITES = 256
+
+
 class _CommitFuture(asyncio.Future[None]):
     """The shared future of one transaction. It cannot be cancelled: many callers await the
     same commit, and one caller giving up must not fail it for the others. A cancelled
@@ -213,6 +218,8 @@ class Storage(ABC):
         self._pending_future: asyncio.Future[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
+        #: A transaction is being applied (by the writer task or eagerly): the next one waits.
+        self._busy = False
         self._closed = True
         #: Committed transactions and row writes, for benchmarks and tests.
         self.commits = 0
@@ -282,14 +289,50 @@ class Storage(ABC):
             future = self._pending_future = _CommitFuture(loop=asyncio.get_running_loop())
             assert self._wakeup is not None
             self._wakeup.set()
+        if not self._busy:
+            pending = self._pending
+            if len(pending.kv) + len(pending.states) + len(pending.enqueued) >= _EAGER_WRITES:
+                self._commit_eagerly()
         return future
+
+    def _commit_eagerly(self) -> None:
+        """Start committing the pending batch now, on the driver's own thread, rather than when
+        the writer task next runs. The writer runs after everything the event loop has queued,
+        which, when many actors are woken at once by the previous commit, is after all of them
+        have staged their next writes: the event loop then waits for each commit and the disk
+        for each round of work, in turn. Started as soon as a batch is big enough to be worth a
+        transaction, the commit overlaps the rest of the round."""
+        batch = self._pending
+        batch.drop_destroyed()
+        job = self._apply_in_background(batch)
+        if job is None:
+            return
+        future = self._pending_future
+        assert future is not None
+        self._pending, self._pending_future = WriteBatch(), None
+        self._busy = True
+
+        def landed(done: asyncio.Future[None]) -> None:
+            self._busy = False
+            exc = ConnectionAbortedError("commit cancelled") if done.cancelled() else done.exception()
+            if not future.done():
+                if exc is None:
+                    self.commits += 1
+                    self.rows_written += batch.size()
+                    future.set_result(None)
+                else:
+                    future.set_exception(exc)
+            assert self._wakeup is not None
+            self._wakeup.set()  # the writer takes what accumulated meanwhile (or stops)
+
+        job.add_done_callback(landed)
 
     async def _write_loop(self) -> None:
         assert self._wakeup is not None
         wakeup = self._wakeup
         while True:
-            if self._pending_future is None:
-                if self._closed:
+            if self._pending_future is None or self._busy:
+                if self._closed and not self._busy and self._pending_future is None:
                     return
                 wakeup.clear()
                 await wakeup.wait()
@@ -297,6 +340,7 @@ class Storage(ABC):
             batch, future = self._pending, self._pending_future
             self._pending, self._pending_future = WriteBatch(), None
             batch.drop_destroyed()
+            self._busy = True
             try:
                 if batch:  # a commit() with nothing pending needs no transaction
                     await self._apply(batch)
@@ -308,6 +352,8 @@ class Storage(ABC):
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            finally:
+                self._busy = False
             if not future.done():
                 future.set_result(None)
 
@@ -322,6 +368,11 @@ class Storage(ABC):
     @abstractmethod
     async def _apply(self, batch: WriteBatch) -> None:
         """Apply ``batch`` in one atomic transaction, or raise and apply nothing."""
+
+    def _apply_in_background(self, batch: WriteBatch) -> asyncio.Future[None] | None:
+        """Start applying ``batch`` (as :meth:`_apply` does) on a thread right now, and return
+        the future of its end; or ``None`` (the default) to leave it to :meth:`_apply`."""
+        return None
 
     # -- reads -------------------------------------------------------------------------------
 

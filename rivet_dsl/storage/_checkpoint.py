@@ -65,6 +65,10 @@ class Checkpointer:
             await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
         self._thread.shutdown(wait=True)
 
+    def would_wait(self, pages: int) -> bool:
+        """Whether :meth:`after_commit` with ``pages`` would make the commit wait."""
+        return self._running is not None and self._pages + pages >= 2 * self.every_pages
+
     def after_commit(self, pages: int) -> bool | asyncio.Future[None]:
         """Count a transaction's WAL pages. True when the writer must checkpoint with this
         commit (a background run has copied the bulk); may start a background run. A future

@@ -24,6 +24,7 @@ from typing import Any
 import aiosqlite
 
 from .._errors import StorageError
+from ._bulk import RowWriter
 from ._base import ActorRecord, QueueRow, ScheduleRow, Storage, WriteBatch
 from ._checkpoint import Checkpointer
 from ._schema import MIGRATIONS, SCHEMA_VERSION
@@ -71,6 +72,7 @@ class SqliteStorage(Storage):
         #: The group-commit writer's connection: used by one batch at a time, on the event loop
         #: (small batches) or on the writer thread (large ones, fsync, checkpoints).
         self._write_conn: sqlite3.Connection | None = None
+        self._rows: RowWriter | None = None
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rivet-sqlite-writer")
         self._checkpointer = Checkpointer(self.path, "FULL" if fsync else "NORMAL", _CHECKPOINT_EVERY_PAGES)
 
@@ -94,13 +96,16 @@ class SqliteStorage(Storage):
         await self._checkpointer.open()
 
     def _connect_writer(self) -> sqlite3.Connection:
-        writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Room for every bulk statement size (see _bulk) besides the per-row statements.
+        writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, cached_statements=512)
         writer.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
         writer.execute("PRAGMA busy_timeout=10000")
         # Checkpoints are driven by _apply: in the background, finished on this thread (they
         # fsync the database file, which must never happen on the event loop).
         writer.execute("PRAGMA wal_autocheckpoint=0")
         writer.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
+        self._rows = RowWriter(writer)
+        self._rows.install()
         return writer
 
     async def _migrate(self) -> None:
@@ -155,69 +160,77 @@ class SqliteStorage(Storage):
             # works), the whole transaction in one hop rather than one per statement as
             # aiosqlite would.
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._writer_thread, self._apply_sync, batch, checkpoint)
+            await loop.run_in_executor(self._writer_thread, self._apply_sync, batch, True, checkpoint)
         else:
             # A small commit without fsync takes ~20 µs; the hop to a thread and back costs
             # ~100 µs more. Doing it here is what keeps one actor's sequential writes (an HTTP
             # action, a workflow step) cheap. Auto-checkpoints are off on this connection so a
             # checkpoint's fsync never lands on the event loop (see above).
-            self._apply_sync(batch)
+            self._apply_sync(batch, False)
 
-    def _apply_sync(self, batch: WriteBatch, checkpoint: bool = False) -> None:
+    def _apply_in_background(self, batch: WriteBatch) -> asyncio.Future[None] | None:
+        rows = batch.size()
+        if self._checkpointer.would_wait(rows + 1):
+            return None  # the writer task waits for the checkpoint, then commits
+        checkpoint = self._checkpointer.after_commit(rows + 1) is True
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._writer_thread, self._apply_sync, batch, True, checkpoint)
+
+    def _apply_sync(self, batch: WriteBatch, bulk: bool, checkpoint: bool = False) -> None:
+        """Apply ``batch`` in one transaction: with bulk statements on the writer thread (few
+        GIL hand-backs, see ``_bulk``), one statement per row on the event loop."""
         db = self._write_conn
         if db is None:
             raise StorageError("storage is not open")
         db.execute("BEGIN IMMEDIATE")
         try:
+            rows = self._rows
+            assert rows is not None
             if batch.destroyed:
-                gone = [(actor_id,) for actor_id in batch.destroyed]
-                for table in ("actors", "queue", "schedules", "kv"):
-                    db.executemany(f"DELETE FROM {table} WHERE actor_id = ?", gone)
+                rows.write("destroy", [(actor_id,) for actor_id in batch.destroyed], bulk=bulk)
             if batch.created:
-                db.executemany(
-                    f"INSERT INTO actors ({_ACTOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows.write(
+                    "create",
                     [
                         (r.actor_id, r.name, r.key, r.input, r.created_at, r.state, r.alarm_at)
                         for r in batch.created.values()
                     ],
+                    bulk=bulk,
                 )
             if batch.states:
-                db.executemany(
-                    "UPDATE actors SET state = ? WHERE actor_id = ?",
-                    [(state, actor_id) for actor_id, state in batch.states.items()],
-                )
+                rows.write("set_state", list(batch.states.items()), bulk=bulk)
             if batch.alarms:
-                db.executemany(
-                    "UPDATE actors SET alarm_at = ? WHERE actor_id = ?",
-                    [(at, actor_id) for actor_id, at in batch.alarms.items()],
-                )
+                rows.write("set_alarm", list(batch.alarms.items()), bulk=bulk)
             if batch.enqueued:
-                db.executemany(
-                    "INSERT INTO queue (actor_id, seq, name, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                rows.write(
+                    "enqueue",
                     [(r.actor_id, r.seq, r.name, r.body, r.created_at) for r in batch.enqueued.values()],
+                    bulk=bulk,
                 )
             if batch.dequeued:
-                db.executemany("DELETE FROM queue WHERE actor_id = ? AND seq = ?", batch.dequeued)
+                rows.write("dequeue", batch.dequeued, bulk=bulk)
             if batch.schedules:
-                puts = [r for r in batch.schedules.values() if r is not None]
-                deletes = [k for k, r in batch.schedules.items() if r is None]
-                if puts:
-                    db.executemany(
-                        "INSERT OR REPLACE INTO schedules (actor_id, schedule_id, fire_at, action, args, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        [(r.actor_id, r.schedule_id, r.fire_at, r.action, r.args, r.created_at) for r in puts],
-                    )
-                if deletes:
-                    db.executemany("DELETE FROM schedules WHERE actor_id = ? AND schedule_id = ?", deletes)
+                rows.write(
+                    "put_schedule",
+                    [
+                        (r.actor_id, r.schedule_id, r.fire_at, r.action, r.args, r.created_at)
+                        for r in batch.schedules.values()
+                        if r is not None
+                    ],
+                    bulk=bulk,
+                )
+                rows.write("delete_schedule", [k for k, r in batch.schedules.items() if r is None], bulk=bulk)
             if batch.kv_ranges:
-                db.executemany("DELETE FROM kv WHERE actor_id = ? AND key >= ? AND key < ?", batch.kv_ranges)
+                rows.write("kv_delete_range", batch.kv_ranges, bulk=bulk)
             if batch.kv:
-                puts_kv = [(a, k, v) for a, space in batch.kv.items() for k, v in space.items() if v is not None]
-                deletes_kv = [(a, k) for a, space in batch.kv.items() for k, v in space.items() if v is None]
-                if puts_kv:
-                    db.executemany("INSERT OR REPLACE INTO kv (actor_id, key, value) VALUES (?, ?, ?)", puts_kv)
-                if deletes_kv:
-                    db.executemany("DELETE FROM kv WHERE actor_id = ? AND key = ?", deletes_kv)
+                rows.write(
+                    "kv_put",
+                    [(a, k, v) for a, space in batch.kv.items() for k, v in space.items() if v is not None],
+                    bulk=bulk,
+                )
+                rows.write(
+                    "kv_delete", [(a, k) for a, space in batch.kv.items() for k, v in space.items() if v is None], bulk=bulk
+                )
             db.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:
