@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import sys
 import tempfile
@@ -29,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit, log, measure_ceiling, percentiles  # noqa: E402
 
 from rivet_dsl import Actor, Loop, WorkflowContext, action, queue, setup, workflow  # noqa: E402
-from rivet_dsl.runtime import Runtime  # noqa: E402
+from rivet_dsl.runtime import Runtime, tune_interpreter  # noqa: E402
 from rivet_dsl.storage import MemoryStorage, SqliteStorage  # noqa: E402
 
 LATENCIES: list[float] = []
@@ -193,7 +192,7 @@ async def bench_many(directory: str, ceiling: Any, actors: int, per_actor: int) 
             rate = steps / dt
             emit("workflow.many_actors.durable_steps_per_s" + ("" if in_flight == 4 else ".one_sender"), rate,
                  "steps/s", actors=actors, per_actor=per_actor, senders_per_actor=in_flight,
-                 commits=runtime.storage.commits - commits, gc="frozen, threshold 50000", **ceiling.ratios(rate))
+                 commits=runtime.storage.commits - commits, interpreter="tune_interpreter()", **ceiling.ratios(rate))
     finally:
         await runtime.stop()
 
@@ -257,9 +256,8 @@ async def main() -> None:
     parser.add_argument("--top-steps", type=int, default=1000)
     parser.add_argument("--ceiling-n", type=int, default=3000)
     args = parser.parse_args()
-    # The same collector settings `rivet-dsl serve` uses (see rivet_dsl.server.run_app).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    # The interpreter settings `rivet-dsl serve` uses (collector, thread switch interval).
+    tune_interpreter()
     with tempfile.TemporaryDirectory(prefix="rivet-bench-wf-") as directory:
         ceiling = await measure_ceiling(directory, args.ceiling_n, repeat=3)
         await bench_single(directory, ceiling, args.messages)

@@ -16,6 +16,7 @@ from ._runtime import ActorInfo as ActorInfo
 from ._runtime import Runtime as Runtime
 from ._schedule import Schedule as Schedule
 from ._schedule import ScheduledCall as ScheduledCall
+from ._tuning import tune_interpreter as tune_interpreter
 
 __all__ = [
     "ActorInfo",
@@ -32,4 +33,5 @@ __all__ = [
     "deserialize_key",
     "normalize_key",
     "serialize_key",
+    "tune_interpreter",
 ]

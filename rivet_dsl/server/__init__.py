@@ -6,7 +6,6 @@ then every live actor sleeps and saves); ``create_app(runtime)`` gives the ASGI 
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -90,11 +89,9 @@ def run_app(app: Starlette, *, host: str, port: int, log_level: str = "warning")
         date_header=False,
     )
     server = uvicorn.Server(config)
-    # A server allocates many short-lived objects per request and almost no garbage cycles:
-    # freeze what start-up built and collect the young generation less often (measured in
-    # bench_runtime: the cyclic GC took ~40% of the time of 16,000 concurrent durable writes).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    from ..runtime import tune_interpreter
+
+    tune_interpreter()
     # uvicorn handles SIGINT/SIGTERM (graceful: in-flight requests finish, then the lifespan stops
     # the runtime, so actors sleep and save) and re-raises the signal afterwards for the previous
     # handler. A no-op previous handler turns that into a clean exit with status 0.
