@@ -9,7 +9,7 @@ import msgspec
 
 from .._errors import InvalidArgumentsError
 
-__all__ = ["decode_builtins", "decoder_for", "encode", "to_builtins", "validate"]
+__all__ = ["decode_builtins", "decoder_for", "encode", "to_builtins", "validate", "validate_encoded"]
 
 _encoder = msgspec.msgpack.Encoder()
 _builtins_decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
@@ -33,6 +33,11 @@ def to_builtins(value: Any) -> Any:
 
 def validate(value: Any, tp: Any, what: str) -> Any:
     """Convert wire data to ``tp`` or raise ``invalid_arguments`` (nothing else happens)."""
+    return validate_encoded(value, tp, what)[0]
+
+
+def validate_encoded(value: Any, tp: Any, what: str) -> tuple[Any, bytes]:
+    """:func:`validate`, also returning the converted value's stored encoding."""
     if tp is Any:
         converted = value
     else:
@@ -43,7 +48,7 @@ def validate(value: Any, tp: Any, what: str) -> Any:
     try:
         # What cannot be stored must not get in: an integer beyond 64 bits would pass the type
         # check and then fail the state commit, after the actor had already used it.
-        encode(converted)
+        blob = encode(converted)
     except (OverflowError, msgspec.EncodeError, TypeError) as exc:
         raise InvalidArgumentsError(f"Invalid {what}: {exc}") from None
-    return converted
+    return converted, blob

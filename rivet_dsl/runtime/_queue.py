@@ -21,7 +21,7 @@ from .._errors import (
 )
 from ..client._types import QueueSendResult
 from ..storage import QueueRow
-from ._codec import decoder_for, encode, to_builtins, validate
+from ._codec import decoder_for, encode, to_builtins, validate, validate_encoded
 
 if TYPE_CHECKING:
     from ._instance import LiveActor
@@ -78,7 +78,9 @@ def queue_names(names: Any) -> tuple[str, ...] | None:
     """Normalize a ``names=`` argument (a name, a ref, or a sequence of them) to wire names."""
     if names is None:
         return None
-    if isinstance(names, str) or hasattr(names, "name") and not isinstance(names, Sequence):
+    if isinstance(names, str) or (
+        not isinstance(names, list | tuple) and hasattr(names, "name") and not isinstance(names, Sequence)
+    ):
         names = [names]
     out: list[str] = []
     for item in names:
@@ -145,10 +147,9 @@ class ActorQueue:
             raise QueueUnknownError(actor.name, name)
         body_type = definition.body_type
         if isinstance(body_type, type) and isinstance(body, body_type):
-            typed = body  # already the declared type (an in-actor send): skip the round trip
+            blob = encode(body)  # already the declared type (an in-actor send): skip the round trip
         else:
-            typed = validate(to_builtins(body), body_type, f"body for queue {name!r}")
-        blob = encode(typed)
+            blob = validate_encoded(to_builtins(body), body_type, f"body for queue {name!r}")[1]
         limit_size = actor.definition.options.max_queue_message_size
         if len(blob) > limit_size:
             raise QueueMessageTooLargeError(len(blob), limit_size)

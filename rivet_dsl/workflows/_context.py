@@ -374,7 +374,8 @@ class WorkflowContext:
             token = in_workflow_code.set(False)
             try:
                 result = fn(*args)
-                if inspect.isawaitable(result):
+                # `is not None` first: the commonest result skips isawaitable's ABC check.
+                if result is not None and inspect.isawaitable(result):
                     result = await _with_timeout(engine, result, timeout, path)
             except asyncio.CancelledError:
                 raise

@@ -14,6 +14,7 @@ import inspect
 import itertools
 import logging
 import typing
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,9 @@ class RollbackContext:
         self.aborted = aborted
 
 
-_hint_cache: dict[Any, Any] = {}
+#: Per function: the workflow's closures (a loop body) are new objects on every run, so the
+#: cache must not keep them alive.
+_hint_cache: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def hint_of(fn: Any) -> Any:
