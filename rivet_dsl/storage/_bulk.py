@@ -92,6 +92,8 @@ class RowWriter:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        #: One cursor for every write (``Connection.execute`` makes a new one per call).
+        self.cursor = conn.cursor()
         self._params = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self._bulk_sql: dict[tuple[str, int], str] = {}
 
@@ -116,7 +118,7 @@ class RowWriter:
         write = WRITES[kind]
         if not bulk:
             for statement in write.statements:
-                self._conn.executemany(statement, rows)
+                self.cursor.executemany(statement, rows)
             return
         width = len(write.columns)
         limit = min(_MAX_ROWS, self._params // width)
@@ -125,7 +127,7 @@ class RowWriter:
             size = 1 << (len(chunk) - 1).bit_length()
             params = [value for row in chunk for value in row]
             params.extend([None] * ((size - len(chunk)) * width))
-            self._conn.execute(self._statement(kind, write, size), params)
+            self.cursor.execute(self._statement(kind, write, size), params)
 
     def _statement(self, kind: str, write: Write, size: int) -> str:
         sql = self._bulk_sql.get((kind, size))

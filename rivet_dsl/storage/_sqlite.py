@@ -182,10 +182,10 @@ class SqliteStorage(Storage):
         db = self._write_conn
         if db is None:
             raise StorageError("storage is not open")
-        db.execute("BEGIN IMMEDIATE")
+        rows = self._rows
+        assert rows is not None
+        rows.cursor.execute("BEGIN IMMEDIATE")
         try:
-            rows = self._rows
-            assert rows is not None
             if batch.destroyed:
                 rows.write("destroy", [(actor_id,) for actor_id in batch.destroyed], bulk=bulk)
             if batch.created:
@@ -231,7 +231,7 @@ class SqliteStorage(Storage):
                 rows.write(
                     "kv_delete", [(a, k) for a, space in batch.kv.items() for k, v in space.items() if v is None], bulk=bulk
                 )
-            db.execute("COMMIT")
+            rows.cursor.execute("COMMIT")
         except BaseException as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
