@@ -14,8 +14,8 @@ __all__ = ["SWITCH_INTERVAL_S", "tune_interpreter"]
 
 #: The interpreter's thread switch interval while serving (Python's default is 5 ms). A large
 #: commit runs on the SQLite writer thread while the event loop keeps working, and that thread
-#: needs the GIL back after each statement; with 5 ms it waits up to 5 ms every time, and a
-#: commit of 1,000 workflow steps took ~35 ms instead of ~20 ms (bench_workflow, 1,000 actors).
+#: needs the GIL back after each statement; with 5 ms it waits up to 5 ms every time: a commit
+#: of ~500 workflow steps took ~35 ms instead of ~20 ms (bench_workflow's 1,000 actors).
 SWITCH_INTERVAL_S = 0.0005
 
 

@@ -4,7 +4,8 @@ Reads and migrations go through aiosqlite; the group-commit writer owns a second
 (WAL lets the two coexist, and a read issued after a commit was acknowledged sees it). A small
 batch without fsync commits directly on the event loop (~20 µs, where a hop to a thread and back
 costs ~100 µs); large batches and fsync commits run on the writer's own thread, one hop per
-transaction, with a few many-row statements (``_bulk``) so the thread rarely needs the GIL. WAL checkpoints run on a third connection beside the commits (``_checkpoint``).
+transaction, in a few many-row statements (``_bulk``) so the thread seldom needs the GIL. WAL
+checkpoints run on a third connection beside the commits (``_checkpoint``).
 
 ``synchronous=NORMAL`` (the default) survives a process crash (``kill -9``); ``fsync=True``
 uses ``synchronous=FULL`` and also survives power loss. The schema is versioned; migrations
