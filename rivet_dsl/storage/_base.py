@@ -21,6 +21,7 @@ A batch is *order-independent* by construction, so a driver may apply it table b
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Self
@@ -220,6 +221,8 @@ class Storage(ABC):
         self._writer: asyncio.Task[None] | None = None
         #: A transaction is being applied (by the writer task or eagerly): the next one waits.
         self._busy = False
+        #: The transaction started by ``_commit_eagerly``: (thread job, batch, commit future).
+        self._in_flight: tuple[concurrent.futures.Future[None], WriteBatch, asyncio.Future[None]] | None = None
         self._closed = True
         #: Committed transactions and row writes, for benchmarks and tests.
         self.commits = 0
@@ -289,11 +292,16 @@ class Storage(ABC):
             future = self._pending_future = _CommitFuture(loop=asyncio.get_running_loop())
             assert self._wakeup is not None
             self._wakeup.set()
-        if not self._busy:
-            pending = self._pending
-            if len(pending.kv) + len(pending.states) + len(pending.enqueued) >= _EAGER_WRITES:
-                self._commit_eagerly()
+        if self._busy:
+            if self._in_flight is not None and self._in_flight[0].done():
+                self._land()
+        elif self._eager_enough():
+            self._commit_eagerly()
         return future
+
+    def _eager_enough(self) -> bool:
+        pending = self._pending
+        return len(pending.kv) + len(pending.states) + len(pending.enqueued) >= _EAGER_WRITES
 
     def _commit_eagerly(self) -> None:
         """Start committing the pending batch now, on the driver's own thread, rather than when
@@ -311,21 +319,36 @@ class Storage(ABC):
         assert future is not None
         self._pending, self._pending_future = WriteBatch(), None
         self._busy = True
+        self._in_flight = (job, batch, future)
+        loop = asyncio.get_running_loop()
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._land))
 
-        def landed(done: asyncio.Future[None]) -> None:
-            self._busy = False
-            exc = ConnectionAbortedError("commit cancelled") if done.cancelled() else done.exception()
-            if not future.done():
-                if exc is None:
-                    self.commits += 1
-                    self.rows_written += batch.size()
-                    future.set_result(None)
-                else:
-                    future.set_exception(exc)
-            assert self._wakeup is not None
-            self._wakeup.set()  # the writer takes what accumulated meanwhile (or stops)
+    def _land(self) -> None:
+        """Settle the background transaction once its thread is done with it (idempotent).
 
-        job.add_done_callback(landed)
+        Called from ``commit()`` as well as from the thread's done callback: that callback
+        queues behind every task the event loop has ready, which after a big commit is every
+        actor it woke, so the next transaction would wait for all of them to have run. Polled
+        by the writes they make, it starts as soon as the previous one is done."""
+        in_flight = self._in_flight
+        if in_flight is None or not in_flight[0].done():
+            return
+        self._in_flight = None
+        self._busy = False
+        job, batch, future = in_flight
+        exc = ConnectionAbortedError("commit cancelled") if job.cancelled() else job.exception()
+        if not future.done():
+            if exc is None:
+                self.commits += 1
+                self.rows_written += batch.size()
+                future.set_result(None)
+            else:
+                future.set_exception(exc)
+        if self._pending_future is not None and not self._closed and self._eager_enough():
+            # What accumulated meanwhile is already worth a transaction: start it now.
+            self._commit_eagerly()
+        assert self._wakeup is not None
+        self._wakeup.set()  # the writer takes what accumulated meanwhile (or stops)
 
     async def _write_loop(self) -> None:
         assert self._wakeup is not None
@@ -369,7 +392,7 @@ class Storage(ABC):
     async def _apply(self, batch: WriteBatch) -> None:
         """Apply ``batch`` in one atomic transaction, or raise and apply nothing."""
 
-    def _apply_in_background(self, batch: WriteBatch) -> asyncio.Future[None] | None:
+    def _apply_in_background(self, batch: WriteBatch) -> concurrent.futures.Future[None] | None:
         """Start applying ``batch`` (as :meth:`_apply` does) on a thread right now, and return
         the future of its end; or ``None`` (the default) to leave it to :meth:`_apply`."""
         return None

@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterable
+import concurrent.futures
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -169,13 +170,12 @@ class SqliteStorage(Storage):
             # checkpoint's fsync never lands on the event loop (see above).
             self._apply_sync(batch, False)
 
-    def _apply_in_background(self, batch: WriteBatch) -> asyncio.Future[None] | None:
+    def _apply_in_background(self, batch: WriteBatch) -> concurrent.futures.Future[None] | None:
         rows = batch.size()
         if self._checkpointer.would_wait(rows + 1):
             return None  # the writer task waits for the checkpoint, then commits
         checkpoint = self._checkpointer.after_commit(rows + 1) is True
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._writer_thread, self._apply_sync, batch, True, checkpoint)
+        return self._writer_thread.submit(self._apply_sync, batch, True, checkpoint)
 
     def _apply_sync(self, batch: WriteBatch, bulk: bool, checkpoint: bool = False) -> None:
         """Apply ``batch`` in one transaction: with bulk statements on the writer thread (few

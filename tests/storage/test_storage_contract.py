@@ -350,6 +350,32 @@ async def test_big_batch_commits_at_once_and_in_order(storage: Storage) -> None:
     assert record is not None and record.state == b"first"
 
 
+async def test_sqlite_next_big_commit_starts_as_soon_as_the_previous_one_is_done(tmp_path: Path) -> None:
+    # A commit that lands wakes every writer waiting for it; the event loop runs them all before
+    # it runs the thread's done callback. The writes they make settle the landed transaction and
+    # start the next one meanwhile, so the disk does not idle while the event loop catches up.
+    async with SqliteStorage(tmp_path / "rivet.db") as store:
+        for i in range(800):
+            store.batch.create_actor(actor(f"a{i}", key=str(i)))
+        await store.commit()
+        for i in range(400):
+            store.batch.put_state(f"a{i}", b"first")
+        first = store.commit()
+        assert store._in_flight is not None
+        store._in_flight[0].result(timeout=30)  # the thread is done; the event loop has not run since
+        assert not first.done()
+        for i in range(400, 800):
+            store.batch.put_state(f"a{i}", b"second")
+        second = store.commit()
+        assert first.done() and first.exception() is None
+        assert store._busy and store._pending_future is None and second is not first
+        await second
+        for actor_id, state in (("a0", b"first"), ("a799", b"second")):
+            record = await store.load_actor(actor_id)
+            assert record is not None and record.state == state
+        assert store.commits == 3
+
+
 async def test_sqlite_large_commit_takes_a_few_statements_not_one_per_row(tmp_path: Path) -> None:
     # On the writer thread each statement hands the GIL back once; with one statement per row
     # a busy event loop made a 3,000-row commit wait for the GIL 3,000 times (see _bulk).
