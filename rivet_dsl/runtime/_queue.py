@@ -9,6 +9,8 @@ so it is delivered again after a crash (at-least-once).
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -108,15 +110,26 @@ class _Waiter:
         self.future = future
 
 
+def _seq_of(row: QueueRow) -> int:
+    return row.seq
+
+
 class ActorQueue:
     """The queues of one live actor (``self.queue`` in actor code)."""
 
-    __slots__ = ("_actor", "_completions", "_messages", "_next_seq", "_outstanding", "_taken", "_waiters")
+    __slots__ = ("_actor", "_by_name", "_completions", "_messages", "_next_seq", "_outstanding", "_taken", "_waiters")
 
     def __init__(self, actor: LiveActor, rows: list[QueueRow]) -> None:
         self._actor = actor
         #: seq -> row, in FIFO order (seqs only grow): removal from anywhere is O(1).
         self._messages: dict[int, QueueRow] = {row.seq: row for row in rows}
+        #: Per queue name, its messages in FIFO order. Receives read the heads of the queues
+        #: they want: a plain dict's first item is found by skipping the slots of every item
+        #: removed from its front since the dict was last resized (O(backlog) per receive), and
+        #: a scan of every message would skip the backlogs of the queues not asked for.
+        self._by_name: dict[str, OrderedDict[int, QueueRow]] = {}
+        for row in rows:
+            self._fifo(row.name)[row.seq] = row
         self._next_seq = (rows[-1].seq + 1) if rows else 1
         self._waiters: list[_Waiter] = []
         #: Sends waiting for completion, by message seq.
@@ -128,6 +141,12 @@ class ActorQueue:
 
     def __len__(self) -> int:
         return len(self._messages)
+
+    def _fifo(self, name: str) -> OrderedDict[int, QueueRow]:
+        fifo = self._by_name.get(name)
+        if fifo is None:
+            fifo = self._by_name[name] = OrderedDict()
+        return fifo
 
     def _check_known(self, names: tuple[str, ...] | None) -> None:
         if names is None:
@@ -154,7 +173,8 @@ class ActorQueue:
         if len(blob) > limit_size:
             raise QueueMessageTooLargeError(len(blob), limit_size)
         if definition.max_size is not None:
-            if sum(1 for row in self._messages.values() if row.name == name) >= definition.max_size:
+            fifo = self._by_name.get(name)
+            if fifo is not None and len(fifo) >= definition.max_size:
                 raise QueueFullError(definition.max_size)
         limit = actor.definition.options.max_queue_size
         if len(self._messages) >= limit:
@@ -166,6 +186,7 @@ class ActorQueue:
     def push(self, row: QueueRow) -> None:
         """Make a prepared message visible: write it to the pending batch and wake receivers."""
         self._messages[row.seq] = row
+        self._fifo(row.name)[row.seq] = row
         self._actor.runtime.storage.batch.enqueue(row)
         self._notify(row.name)
 
@@ -213,19 +234,32 @@ class ActorQueue:
     ) -> list[QueueRow]:
         """Up to ``count`` oldest messages for ``names`` that nobody holds (no I/O, no removal)."""
         out: list[QueueRow] = []
-        for row in self._messages.values():
-            if row.seq in self._taken:
+        by_name = self._by_name
+        if names is None:
+            fifos = [f.values() for f in by_name.values() if f]
+        else:
+            fifos = [f.values() for f in map(by_name.get, names) if f]
+        if not fifos:
+            return out
+        # Seqs grow across all queues: merging the wanted queues by seq is FIFO over them.
+        rows = fifos[0] if len(fifos) == 1 else heapq.merge(*fifos, key=_seq_of)
+        taken = self._taken
+        for row in rows:
+            if taken and row.seq in taken:
                 continue
-            if names is None or row.name in names:
-                out.append(row)
-                if len(out) >= count:
-                    break
+            out.append(row)
+            if len(out) >= count:
+                break
         return out
 
     def remove(self, row: QueueRow) -> None:
         """Delete a message (from memory now, from storage in the next commit)."""
         if self._messages.pop(row.seq, None) is None:
             return
+        fifo = self._by_name[row.name]
+        del fifo[row.seq]
+        if not fifo:
+            del self._by_name[row.name]
         self._taken.discard(row.seq)
         self._actor.runtime.storage.batch.dequeue(row.actor_id, row.seq)
 

@@ -7,6 +7,7 @@ Outside dev mode every route needs ``Authorization: Bearer <token>`` (the server
 from __future__ import annotations
 
 import hmac
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -161,13 +162,14 @@ def inspector_routes(server: RivetServer) -> list[Route]:
             limit = max(0, min(int(raw), 10000))
         except ValueError:
             raise WireError("Invalid limit", code="invalid_query") from None
-        rows = list(actor.queue._messages.values())
+        messages = actor.queue._messages
         return {
-            "size": len(rows),
+            "size": len(messages),
             "maxSize": actor.definition.options.max_queue_size,
-            "truncated": len(rows) > limit,
+            "truncated": len(messages) > limit,
             "messages": [
-                {"id": row.seq, "name": row.name, "createdAtMs": int(row.created_at * 1000)} for row in rows[:limit]
+                {"id": row.seq, "name": row.name, "createdAtMs": int(row.created_at * 1000)}
+                for row in itertools.islice(messages.values(), limit)
             ],
         }
 

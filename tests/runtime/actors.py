@@ -254,7 +254,25 @@ class Scheduled(Actor[CountState], sleep_timeout=10.0):
         return self.state
 
 
-registry = setup(Lifecycle, Mailbox, Worker, Slow, Gate, Room, Scheduled)
+class Sorter(Actor[None], sleep_timeout=10.0):
+    """Several queues, one with its own limit: receives merge the queues they name in FIFO order."""
+
+    @queue
+    def red(self, body: int) -> None: ...
+
+    @queue(max_size=2)
+    def green(self, body: int) -> None: ...
+
+    @queue
+    def blue(self, body: int) -> None: ...
+
+    @action
+    async def take(self, names: list[str], count: int) -> list[list[Any]]:
+        messages = await self.queue.next_batch(names=names, count=count, timeout=0)
+        return [[m.name, m.body] for m in messages]
+
+
+registry = setup(Lifecycle, Mailbox, Worker, Slow, Gate, Room, Scheduled, Sorter)
 
 
 class LedgerState(msgspec.Struct):

@@ -45,6 +45,24 @@ async def test_full_queue_too_large_unknown_and_bad_body_change_nothing() -> Non
         assert await box.action("size") == 2
 
 
+async def test_receives_merge_the_named_queues_in_fifo_order_and_queue_limits_count_their_own() -> None:
+    async with TestEnvironment(registry) as env:
+        sorter = env.client.get_or_create("sorter", ["merge"])
+        for name, n in (("red", 1), ("blue", 2), ("green", 3), ("red", 4), ("blue", 5), ("green", 6)):
+            await sorter.send(name, n)
+        with pytest.raises(ActorError) as full:
+            await sorter.send("green", 7)
+        assert (full.value.group, full.value.code) == ("queue", "full")
+        assert await sorter.action("take", ["red", "green"], 3) == [["red", 1], ["green", 3], ["red", 4]]
+        await sorter.send("green", 8)  # one green left: room for one more
+        with pytest.raises(ActorError):
+            await sorter.send("green", 9)
+        assert await sorter.action("take", ["green"], 1) == [["green", 6]]
+        await env.restart()
+        assert await sorter.action("take", [], 10) == [["blue", 2], ["blue", 5], ["green", 8]]
+        assert await sorter.action("take", ["red", "blue"], 1) == []
+
+
 async def test_wait_send_returns_the_completion_or_times_out() -> None:
     async with TestEnvironment(registry) as env:
         box = env.client.get_or_create("mailbox", ["rr"])
