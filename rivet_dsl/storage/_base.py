@@ -217,7 +217,9 @@ class Storage(ABC):
     def __init__(self) -> None:
         self._pending = WriteBatch()
         self._pending_future: asyncio.Future[None] | None = None
-        self._wakeup: asyncio.Event | None = None
+        #: The writer task's sleep, resolved to wake it (a bare future: an ``asyncio.Event``
+        #: costs a loop lookup and a waiter list per wait, once per commit).
+        self._wakeup: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         #: A transaction is being applied (by the writer task or eagerly): the next one waits.
         self._busy = False
@@ -234,7 +236,6 @@ class Storage(ABC):
         """Open the store (create or migrate it) and start the writer."""
         await self._open()
         self._closed = False
-        self._wakeup = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="rivet-storage-writer")
 
     async def __aenter__(self) -> Self:
@@ -272,8 +273,7 @@ class Storage(ABC):
         self._closed = True
         writer, self._writer = self._writer, None
         if writer is not None:
-            assert self._wakeup is not None
-            self._wakeup.set()
+            self._wake()
             await writer
 
     # -- writes ------------------------------------------------------------------------------
@@ -290,8 +290,7 @@ class Storage(ABC):
             if self._closed:
                 raise ConnectionAbortedError("storage is closed")
             future = self._pending_future = _CommitFuture(loop=asyncio.get_running_loop())
-            assert self._wakeup is not None
-            self._wakeup.set()
+            self._wake()
         if self._busy:
             if self._in_flight is not None and self._in_flight[0].done():
                 self._land()
@@ -347,18 +346,22 @@ class Storage(ABC):
         if self._pending_future is not None and not self._closed and self._eager_enough():
             # What accumulated meanwhile is already worth a transaction: start it now.
             self._commit_eagerly()
-        assert self._wakeup is not None
-        self._wakeup.set()  # the writer takes what accumulated meanwhile (or stops)
+        self._wake()  # the writer takes what accumulated meanwhile (or stops)
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     async def _write_loop(self) -> None:
-        assert self._wakeup is not None
-        wakeup = self._wakeup
+        loop = asyncio.get_running_loop()
         while True:
             if self._pending_future is None or self._busy:
                 if self._closed and not self._busy and self._pending_future is None:
                     return
-                wakeup.clear()
-                await wakeup.wait()
+                # Nothing can change between the checks above and this sleep (one thread).
+                self._wakeup = wakeup = loop.create_future()
+                await wakeup
                 continue
             batch, future = self._pending, self._pending_future
             self._pending, self._pending_future = WriteBatch(), None
