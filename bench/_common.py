@@ -23,11 +23,12 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "LOOPS",
     "Ceiling",
     "emit",
     "log",
@@ -35,6 +36,7 @@ __all__ = [
     "percentile",
     "percentiles",
     "rss_bytes",
+    "run_on_loop",
 ]
 
 PAYLOAD = b"x" * 200  # about the size of a small serialized state / message
@@ -65,6 +67,30 @@ def emit(metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
         record[k] = _round(v)
     print(json.dumps(record), flush=True)
     return record
+
+
+#: ``--loop`` choices. ``auto`` is what ``rivet-dsl serve`` runs on: uvicorn's ``auto`` loop,
+#: uvloop where it is installed (``uvicorn[standard]`` installs it on Linux and macOS).
+LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def run_on_loop(main: Callable[[], Coroutine[Any, Any, Any]], loop: str = "auto") -> Any:
+    """Run ``main()`` to completion on the event loop ``loop`` (see :data:`LOOPS`); the loop
+    used is emitted as ``bench.event_loop`` first, so every figure says what it ran on."""
+    name = loop
+    if loop in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise
+            name = "asyncio"
+        else:
+            name = "uvloop"
+    emit("bench.event_loop", 0, "-", loop=name, requested=loop)
+    if name == "uvloop":
+        return uvloop.run(main())
+    return asyncio.run(main())
 
 
 def log(*parts: Any) -> None:

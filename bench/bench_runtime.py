@@ -37,7 +37,7 @@ import msgspec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Ceiling, emit, log, measure_ceiling, percentiles, remove_db, rss_bytes  # noqa: E402
+from _common import LOOPS, Ceiling, emit, log, measure_ceiling, percentiles, remove_db, rss_bytes, run_on_loop  # noqa: E402
 
 from rivet_dsl import Actor, action, queue, setup  # noqa: E402
 from rivet_dsl.client import Client  # noqa: E402
@@ -372,7 +372,7 @@ async def bench_memory(ctx: Ctx) -> None:
     if a.memory_child or a.memory_inline:
         await _bench_memory(ctx)
         return
-    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", "--only", "memory", "--dir", ctx.dir,
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", "--loop", a.loop, "--only", "memory", "--dir", ctx.dir,
            "--mem-actors", str(a.mem_actors), "--trace-actors", str(a.trace_actors)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
@@ -501,6 +501,7 @@ SECTIONS: dict[str, Callable[[Ctx], Awaitable[None]]] = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (auto: what rivet-dsl serve uses)")
     ap.add_argument("--quick", action="store_true", default=os.environ.get("RIVET_BENCH_QUICK") == "1",
                     help="smoke-test sizes (~20 s); also RIVET_BENCH_QUICK=1")
     ap.add_argument("--dir", default=None, help="directory for the database files (default: a temp dir)")
@@ -566,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = args.dir or tempfile.mkdtemp(prefix="rivet_bench_")
     os.makedirs(directory, exist_ok=True)
     try:
-        return asyncio.run(amain(args, directory))
+        return int(run_on_loop(lambda: amain(args, directory), args.loop))
     finally:
         if args.dir is None and not args.memory_child:
             shutil.rmtree(directory, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Benchmark the durable workflow engine; prints JSON lines ``{"metric","value","unit",...}``.
 
-    python bench/bench_workflow.py [--messages 20000] [--actors 1000] [--per-actor 20]
+    python bench/bench_workflow.py [--messages 20000] [--actors 1000] [--per-actor 20] [--loop auto]
 
 1. One actor, queue -> ``loop`` -> ``queue.next`` -> one durable ``step``: messages/s and p50
    end-to-end latency (send start -> the step's commit), against the raw SQLite single-commit
@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import emit, log, measure_ceiling, percentiles  # noqa: E402
+from _common import LOOPS, emit, log, measure_ceiling, percentiles, run_on_loop  # noqa: E402
 
 from rivet_dsl import Actor, Loop, WorkflowContext, action, queue, setup, workflow  # noqa: E402
 from rivet_dsl.runtime import Runtime, tune_interpreter  # noqa: E402
@@ -247,7 +247,7 @@ async def bench_memory(n: int) -> None:
         await runtime.stop()
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--actors", type=int, default=1000)
@@ -255,7 +255,11 @@ async def main() -> None:
     parser.add_argument("--iterations", type=int, default=100_000)
     parser.add_argument("--top-steps", type=int, default=1000)
     parser.add_argument("--ceiling-n", type=int, default=3000)
-    args = parser.parse_args()
+    parser.add_argument("--loop", choices=LOOPS, default="auto")
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
     # The interpreter settings `rivet-dsl serve` uses (collector, thread switch interval).
     tune_interpreter()
     with tempfile.TemporaryDirectory(prefix="rivet-bench-wf-") as directory:
@@ -267,4 +271,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    ARGS = parse_args()
+    run_on_loop(lambda: main(ARGS), ARGS.loop)

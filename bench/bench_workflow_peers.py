@@ -32,7 +32,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_workflow
-from _common import emit, log, measure_ceiling
+from _common import LOOPS, emit, log, measure_ceiling, run_on_loop
 
 from rivet_dsl.runtime import Runtime
 from rivet_dsl.storage import SqliteStorage
@@ -208,7 +208,7 @@ def bench_dbos(steps: int, timeout: float) -> float | None:
 # ------------------------------------------------------------------------------- main
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200, help="messages for ours and RivetKit")
     parser.add_argument("--senders", type=int, default=16, help="concurrent senders (RivetKit's QUEUE_SEND_CONC)")
@@ -216,7 +216,11 @@ async def main() -> None:
     parser.add_argument("--ceiling-n", type=int, default=3000)
     parser.add_argument("--peer-timeout", type=float, default=300.0)
     parser.add_argument("--skip-peers", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--loop", choices=LOOPS, default="auto")
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     with tempfile.TemporaryDirectory(prefix="rivet-bench-wfp-") as directory:
@@ -236,4 +240,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    ARGS = parse_args()
+    run_on_loop(lambda: main(ARGS), ARGS.loop)
