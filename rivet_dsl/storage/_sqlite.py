@@ -106,6 +106,10 @@ class SqliteStorage(Storage):
         # fsync the database file, which must never happen on the event loop).
         writer.execute("PRAGMA wal_autocheckpoint=0")
         writer.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
+        # A bulk statement's VALUES rows are materialized in a temporary table first; in a
+        # temporary file (the default), a 2,000-row write cost 12-30 µs per row, in memory
+        # 8-10 µs (at most _bulk's 4,096 rows, well under 1 MiB).
+        writer.execute("PRAGMA temp_store=MEMORY")
         self._rows = RowWriter(writer)
         self._rows.install()
         return writer

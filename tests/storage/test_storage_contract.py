@@ -385,6 +385,8 @@ async def test_sqlite_large_commit_takes_a_few_statements_not_one_per_row(tmp_pa
         await store.commit()
         statements: list[str] = []
         assert store._write_conn is not None
+        # The VALUES rows of a bulk statement are materialized in memory, not in a temp file.
+        assert store._write_conn.execute("PRAGMA temp_store").fetchone() == (2,)
         store._write_conn.set_trace_callback(statements.append)
         for i in range(1000):
             store.batch.put_state(f"a{i}", b"s")
