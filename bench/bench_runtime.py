@@ -37,7 +37,17 @@ import msgspec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import LOOPS, Ceiling, emit, log, measure_ceiling, percentiles, remove_db, rss_bytes, run_on_loop  # noqa: E402
+from _common import (  # noqa: E402
+    LOOPS,
+    Ceiling,
+    emit,
+    log,
+    measure_ceiling,
+    percentiles,
+    remove_db,
+    rss_bytes,
+    run_on_loop,
+)
 
 from rivet_dsl import Actor, action, queue, setup  # noqa: E402
 from rivet_dsl.client import Client  # noqa: E402
@@ -372,8 +382,8 @@ async def bench_memory(ctx: Ctx) -> None:
     if a.memory_child or a.memory_inline:
         await _bench_memory(ctx)
         return
-    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", "--loop", a.loop, "--only", "memory", "--dir", ctx.dir,
-           "--mem-actors", str(a.mem_actors), "--trace-actors", str(a.trace_actors)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", "--loop", a.loop, "--only", "memory",
+           "--dir", ctx.dir, "--mem-actors", str(a.mem_actors), "--trace-actors", str(a.trace_actors)]
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     async for line in proc.stdout:

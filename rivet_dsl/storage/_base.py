@@ -320,7 +320,12 @@ class Storage(ABC):
         self._busy = True
         self._in_flight = (job, batch, future)
         loop = asyncio.get_running_loop()
-        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._land))
+
+        def done(_: object) -> None:  # on the driver's thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._land)
+
+        job.add_done_callback(done)
 
     def _land(self) -> None:
         """Settle the background transaction once its thread is done with it (idempotent).

@@ -15,11 +15,11 @@ run in order when the file is opened.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import sqlite3
 from collections.abc import Iterable
-import concurrent.futures
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
