@@ -58,6 +58,12 @@ def _cbor_b64(value: Any, urlsafe: bool) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+#: Seconds an idle connection is kept for reuse: under the 5 s after which common servers
+#: (uvicorn's and Node's defaults) close idle connections, so a reused connection is never
+#: one the server is closing at that moment.
+KEEPALIVE_EXPIRY_S = 4.0
+
+
 def _transport_error(message: str, code: str = "transport_error") -> ActorError:
     return ActorError("client", code, message)
 
@@ -100,7 +106,9 @@ class HttpTransport:
             self._http = httpx.AsyncClient(
                 base_url=self.endpoint,
                 timeout=self._timeout,
-                limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+                limits=httpx.Limits(
+                    max_connections=256, max_keepalive_connections=256, keepalive_expiry=KEEPALIVE_EXPIRY_S
+                ),
             )
         return self._http
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
     from ._app import ServerConfig
 
-__all__ = ["DEFAULT_MAX_BODY", "build_app", "create_app", "run_app", "serve"]
+__all__ = ["DEFAULT_MAX_BODY", "KEEP_ALIVE_S", "build_app", "create_app", "run_app", "serve", "uvicorn_config"]
 
 #: Default limit for action/queue bodies and WebSocket messages (Rivet's incoming soft limit).
 DEFAULT_MAX_BODY = 64 * 1024
@@ -71,11 +71,18 @@ def serve(
     run_app(app, host=host, port=port, log_level=log_level)
 
 
-def run_app(app: Starlette, *, host: str, port: int, log_level: str = "warning") -> None:
-    """Run an app from :func:`build_app`/:func:`create_app` with uvicorn until SIGINT/SIGTERM."""
+#: Seconds an idle HTTP keep-alive connection stays open. Longer than clients keep idle
+#: connections for reuse (httpx and our client: 5 s and 4 s; uvicorn's default is also 5 s):
+#: otherwise a server closing a connection at the moment a busy client reuses it fails that
+#: request with a read error (seen under load in the SIGKILL test's first batch).
+KEEP_ALIVE_S = 30
+
+
+def uvicorn_config(app: Starlette, *, host: str, port: int, log_level: str = "warning") -> Any:
+    """The ``uvicorn.Config`` :func:`run_app` serves ``app`` with."""
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -85,10 +92,17 @@ def run_app(app: Starlette, *, host: str, port: int, log_level: str = "warning")
         ws_max_size=32 * 1024 * 1024,
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=KEEP_ALIVE_S,
         server_header=False,
         date_header=False,
     )
-    server = uvicorn.Server(config)
+
+
+def run_app(app: Starlette, *, host: str, port: int, log_level: str = "warning") -> None:
+    """Run an app from :func:`build_app`/:func:`create_app` with uvicorn until SIGINT/SIGTERM."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level))
     from ..runtime import tune_interpreter
 
     tune_interpreter()

@@ -165,3 +165,16 @@ async def test_reconnect_resubscribes_after_server_restart(tmp_path: Path) -> No
                 assert seen[-1] == 2
     finally:
         server.stop()
+
+
+def test_the_server_keeps_idle_connections_open_longer_than_clients_reuse_them() -> None:
+    # A server closing an idle connection just as the client reuses it fails that request with
+    # a read error; the client must always give up an idle connection first.
+    from starlette.applications import Starlette
+
+    from rivet_dsl.client._http import KEEPALIVE_EXPIRY_S
+    from rivet_dsl.server import uvicorn_config
+
+    config = uvicorn_config(Starlette(), host="127.0.0.1", port=0)
+    assert config.timeout_keep_alive > KEEPALIVE_EXPIRY_S
+    assert KEEPALIVE_EXPIRY_S < 5.0  # below uvicorn's and Node's default (RivetKit's server)
