@@ -198,10 +198,10 @@ class WorkflowContext:
 
     def _enter(self, name: str, kind: str) -> tuple[bytes, Entry | None]:
         """Locate entry ``name`` of ``kind`` in this scope; check order, duplicates and type."""
-        path = self._child_path(name)
+        # The entry's path (a new string per call) is only built for an error.
         if name in self._names:
             raise HistoryDivergedError(
-                path,
+                self._child_path(name),
                 _describe(kind, name),
                 "a duplicate name",
                 "Each step/loop/sleep/queue.next/join/race must have a unique name within its scope",
@@ -215,6 +215,7 @@ class WorkflowContext:
             want = expected[self._cursor]
             if want != location:
                 recorded = history.entries[want]
+                path = self._child_path(name)
                 raise HistoryDivergedError(
                     path,
                     _describe(recorded.kind, history.readable(want)),
@@ -228,6 +229,7 @@ class WorkflowContext:
             return location, None
         entry = history.entries.get(location)
         if entry is not None and entry.kind != kind:
+            path = self._child_path(name)
             raise HistoryDivergedError(path, _describe(kind, path), _describe(entry.kind, path))
         return location, entry
 
@@ -341,19 +343,18 @@ class WorkflowContext:
     ) -> Any:
         engine = self._engine
         location, entry = self._enter(name, "step")
-        path = self._child_path(name)
         if rollback is not None and not self._checkpoint:
-            raise RollbackCheckpointError(path)
+            raise RollbackCheckpointError(self._child_path(name))
         if entry is not None:
             if entry.status == "completed":
                 value = decode_output(hint_of(fn), entry.output)
                 if rollback is not None and not entry.rollback_done:
-                    engine.rollbacks.append((location, entry, rollback, value, path))
+                    engine.rollbacks.append((location, entry, rollback, value, self._child_path(name)))
                 return value
             if engine.mode == "rollback":
                 raise RollbackStop()
             if entry.status == "exhausted":
-                raise StepExhaustedError(path, entry.error or "")
+                raise StepExhaustedError(self._child_path(name), entry.error or "")
         elif engine.mode == "rollback":
             raise RollbackStop()
         else:
@@ -376,7 +377,7 @@ class WorkflowContext:
                 result = fn(*args)
                 # `is not None` first: the commonest result skips isawaitable's ABC check.
                 if result is not None and inspect.isawaitable(result):
-                    result = await _with_timeout(engine, result, timeout, path)
+                    result = await _with_timeout(engine, result, timeout, self._child_path(name))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -396,7 +397,7 @@ class WorkflowContext:
                     {
                         "step": {
                             "workflow_id": engine.actor_id,
-                            "step_name": path,
+                            "step_name": self._child_path(name),
                             "attempt": attempt,
                             "max_retries": max_retries,
                             "remaining_retries": max(0, max_retries - (attempt - 1)),
@@ -412,7 +413,7 @@ class WorkflowContext:
                     continue
                 if isinstance(exc, CriticalError | RollbackCheckpointError) or (timed_out and not retry_on_timeout):
                     raise
-                raise StepExhaustedError(path, entry.error) from exc
+                raise StepExhaustedError(self._child_path(name), entry.error) from exc
             in_workflow_code.reset(token)
             entry.status = "completed"
             entry.error = None
@@ -420,7 +421,7 @@ class WorkflowContext:
             entry.output = None if result is None else encode(result)
             engine.put_entry(location, entry)
             if rollback is not None:
-                engine.rollbacks.append((location, entry, rollback, result, path))
+                engine.rollbacks.append((location, entry, rollback, result, self._child_path(name)))
             if ephemeral:
                 engine.actor._stage_state()  # the state change rides with the entry
             else:
