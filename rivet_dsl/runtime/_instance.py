@@ -88,6 +88,8 @@ class LiveActor:
         "_saved",
         "_schedule",
         "_state",
+        "_steps_idle",
+        "_steps_running",
         "_stopped",
         "actor_id",
         "definition",
@@ -113,6 +115,10 @@ class LiveActor:
         self._state: Any = None
         self._saved: bytes | None = record.state
         self._durable: asyncio.Future[None] | None = None
+        #: Workflow step attempts whose user code is running (several in join/race branches).
+        #: Until none runs, the state is left out of every commit (see ``begin_step``).
+        self._steps_running = 0
+        self._steps_idle: asyncio.Future[None] | None = None
         self._inflight = 0
         self._conns: dict[str, Conn] | None = None
         self._queue: ActorQueue | None = None
@@ -199,6 +205,7 @@ class LiveActor:
 
     async def save_state(self) -> None:
         """Commit the state if it changed, and wait until everything written so far is durable."""
+        await self.until_steps_idle()
         self._stage_state()
         if self._durable is None:
             self._durable = self.runtime.storage.commit()
@@ -206,9 +213,33 @@ class LiveActor:
 
     # -- persistence -------------------------------------------------------------------------
 
+    def begin_step(self) -> None:
+        """A workflow step attempt starts running user code. Its state changes commit with its
+        entry, and only then: a commit in between (a queue send, an action, another actor's
+        write) leaves the state out, or a crash after it would re-run the step on top of its
+        own half-applied changes."""
+        self._steps_running += 1
+
+    def end_step(self) -> None:
+        """The attempt's user code returned, raised or was cancelled."""
+        self._steps_running -= 1
+        if self._steps_running == 0:
+            idle, self._steps_idle = self._steps_idle, None
+            if idle is not None and not idle.done():
+                idle.set_result(None)
+
+    async def until_steps_idle(self) -> None:
+        """Wait until no step attempt runs user code (at once if none does)."""
+        while self._steps_running:
+            if self._steps_idle is None:
+                self._steps_idle = asyncio.get_running_loop().create_future()
+            # Shared by every waiter: one waiter cancelled must not cancel it for the others.
+            await asyncio.shield(self._steps_idle)
+
     def _stage_state(self) -> bool:
-        """Put the state in the pending batch if it changed since the last save."""
-        if self.definition.stateless:
+        """Put the state in the pending batch if it changed since the last save (not while a
+        step attempt runs: see ``begin_step``)."""
+        if self.definition.stateless or self._steps_running:
             return False
         blob = encode(self._state)
         if blob == self._saved:
@@ -252,6 +283,9 @@ class LiveActor:
             self._durable = None
 
     async def _persist_after_call(self) -> None:
+        # A call that changed the state while a step attempt runs is acknowledged once its
+        # change is durable, which is with (or after) that step's commit.
+        await self.until_steps_idle()
         if self._stage_state():
             self._durable = self.runtime.storage.commit()
         await self._wait_saved()

@@ -372,15 +372,19 @@ class WorkflowContext:
                 await engine.actor._wait_saved()
             entry.attempts += 1
             entry.last_attempt_at = clock.now()
+            actor = engine.actor
             token = in_workflow_code.set(False)
+            actor.begin_step()
             try:
                 result = fn(*args)
                 # `is not None` first: the commonest result skips isawaitable's ABC check.
                 if result is not None and inspect.isawaitable(result):
                     result = await _with_timeout(engine, result, timeout, self._child_path(name))
             except asyncio.CancelledError:
+                actor.end_step()
                 raise
             except Exception as exc:
+                actor.end_step()
                 in_workflow_code.reset(token)
                 attempt = entry.attempts
                 timed_out = isinstance(exc, StepTimeoutError)
@@ -414,7 +418,12 @@ class WorkflowContext:
                 if isinstance(exc, CriticalError | RollbackCheckpointError) or (timed_out and not retry_on_timeout):
                     raise
                 raise StepExhaustedError(self._child_path(name), entry.error) from exc
+            actor.end_step()
             in_workflow_code.reset(token)
+            if actor._steps_running:
+                # Another branch's step (join/race) is half-way through its state changes: this
+                # step's entry and state commit once none runs, so neither lands without the other.
+                await actor.until_steps_idle()
             entry.status = "completed"
             entry.error = None
             entry.completed_at = clock.now()

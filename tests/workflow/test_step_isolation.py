@@ -1,0 +1,143 @@
+"""A step's state changes commit with its entry and never before (SEMANTICS 2): commits made while
+a step's user code is suspended (queue sends, actions, a join branch's step finishing) leave the
+half-done state out, so a crash re-runs the step on the state it started from."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+
+from rivet_dsl import Actor, WorkflowContext, action, queue, setup, workflow
+from rivet_dsl.testing import TestEnvironment
+
+from ._helpers import settle
+
+#: Per test phase: "entered" is set when a gated step has changed the state and suspends,
+#: "release" lets it finish. Replaced before a restart so the re-run gets fresh ones.
+GATES: dict[str, asyncio.Event] = {}
+
+
+def new_gates() -> None:
+    GATES["entered"] = asyncio.Event()
+    GATES["release"] = asyncio.Event()
+    GATES["acted"] = asyncio.Event()
+
+
+class Totals(msgspec.Struct):
+    total: int = 0
+    bumps: int = 0
+    a: int = 0
+    b: int = 0
+
+
+class Isolated(Actor[Totals]):
+    @queue
+    def jobs(self, body: int) -> None: ...
+
+    @queue
+    def other(self, body: int) -> None: ...
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        message = await ctx.queue.next("job", names=[self.jobs])
+        await ctx.step("apply", self.apply, message.body)
+        await ctx.queue.next("park", names=[self.other])
+
+    async def apply(self, n: int) -> None:
+        self.state.total += n
+        GATES["entered"].set()
+        await GATES["release"].wait()
+
+    @action
+    def bump(self) -> int:
+        self.state.bumps += 1
+        GATES["acted"].set()
+        return self.state.bumps
+
+    @action
+    def totals(self) -> Totals:
+        return self.state
+
+
+class Branches(Actor[Totals]):
+    @queue
+    def jobs(self, body: int) -> None: ...
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        async def fast(branch: WorkflowContext) -> None:
+            await branch.step("a", self.add_a)
+
+        async def gated(branch: WorkflowContext) -> None:
+            await branch.step("b", self.add_b)
+
+        await ctx.join("both", {"fast": fast, "gated": gated})
+        await ctx.queue.next("park", names=[self.jobs])
+
+    def add_a(self) -> None:
+        self.state.a += 1
+
+    async def add_b(self) -> None:
+        self.state.b += 1
+        GATES["entered"].set()
+        await GATES["release"].wait()
+
+    @action
+    def totals(self) -> Totals:
+        return self.state
+
+
+registry = setup(Isolated, Branches)
+
+
+async def test_a_commit_while_a_step_is_suspended_leaves_its_half_done_state_out() -> None:
+    new_gates()
+    async with TestEnvironment(registry) as env:
+        handle = env.client.get_or_create("isolated", ["send"])
+        await handle.send("jobs", 5)
+        await GATES["entered"].wait()  # total is 5 in memory, the step not finished
+        result = await handle.send("other", 1)  # durable before it returns: a commit happens
+        assert result.status == "completed"
+        new_gates()
+        await env.restart()  # a crash before the step finished
+        await GATES["entered"].wait()  # it runs again, on the state it started from
+        GATES["release"].set()
+        await settle(env, handle)
+        assert (await handle.action("totals"))["total"] == 5
+
+
+async def test_an_action_changing_state_during_a_step_returns_once_both_are_durable() -> None:
+    new_gates()
+    async with TestEnvironment(registry) as env:
+        handle = env.client.get_or_create("isolated", ["action"])
+        await handle.send("jobs", 5)
+        await GATES["entered"].wait()
+        bump = asyncio.ensure_future(handle.action("bump"))
+        await GATES["acted"].wait()  # the action body ran; its change cannot commit alone
+        for _ in range(20):
+            await asyncio.sleep(0)  # let the action finish whatever it can (it must not return)
+        assert not bump.done()
+        GATES["release"].set()
+        assert await bump == 1
+        await settle(env, handle)
+        await env.restart()
+        await settle(env, handle)
+        totals = await handle.action("totals")
+        assert (totals["total"], totals["bumps"]) == (5, 1)
+
+
+async def test_a_join_branch_step_commits_only_with_the_other_branch_step_done() -> None:
+    new_gates()
+    async with TestEnvironment(registry) as env:
+        handle = env.client.get_or_create("branches", ["join"])
+        await handle.resolve()
+        await GATES["entered"].wait()  # a has finished (a == 1 in memory), b is half-way
+        assert (await handle.send("jobs", 1)).status == "completed"  # a commit happens meanwhile
+        new_gates()
+        await env.restart()
+        await GATES["entered"].wait()
+        GATES["release"].set()
+        await settle(env, handle)
+        totals = await handle.action("totals")
+        assert (totals["a"], totals["b"]) == (1, 1)
