@@ -8,6 +8,7 @@ object. Idle actors hold no tasks and no futures (see ``ARCHITECTURE.md``, "Chea
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import inspect
 import logging
@@ -46,6 +47,10 @@ _log = logging.getLogger("rivet_dsl.actor")
 current_conn: ContextVar[Conn | None] = ContextVar("rivet_current_conn", default=None)
 
 _EMPTY_CONNS: Mapping[str, Conn] = MappingProxyType({})
+
+
+#: The actor whose workflow step is running in this context (its user code and what it calls).
+_step_of: contextvars.ContextVar[LiveActor | None] = contextvars.ContextVar("rivet_step_of", default=None)
 
 
 class Status(enum.Enum):
@@ -213,15 +218,17 @@ class LiveActor:
 
     # -- persistence -------------------------------------------------------------------------
 
-    def begin_step(self) -> None:
+    def begin_step(self) -> contextvars.Token[LiveActor | None]:
         """A workflow step attempt starts running user code. Its state changes commit with its
         entry, and only then: a commit in between (a queue send, an action, another actor's
         write) leaves the state out, or a crash after it would re-run the step on top of its
-        own half-applied changes."""
+        own half-applied changes. Returns the token for :meth:`end_step`."""
         self._steps_running += 1
+        return _step_of.set(self)
 
-    def end_step(self) -> None:
+    def end_step(self, token: contextvars.Token[LiveActor | None]) -> None:
         """The attempt's user code returned, raised or was cancelled."""
+        _step_of.reset(token)
         self._steps_running -= 1
         if self._steps_running == 0:
             idle, self._steps_idle = self._steps_idle, None
@@ -229,7 +236,11 @@ class LiveActor:
                 idle.set_result(None)
 
     async def until_steps_idle(self) -> None:
-        """Wait until no step attempt runs user code (at once if none does)."""
+        """Wait until no step attempt runs user code (at once if none does). Code running
+        inside one of this actor's steps (``save_state()``, an action called in-process) does
+        not wait for it: its changes commit with that step."""
+        if _step_of.get() is self:
+            return
         while self._steps_running:
             if self._steps_idle is None:
                 self._steps_idle = asyncio.get_running_loop().create_future()

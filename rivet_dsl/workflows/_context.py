@@ -374,17 +374,17 @@ class WorkflowContext:
             entry.last_attempt_at = clock.now()
             actor = engine.actor
             token = in_workflow_code.set(False)
-            actor.begin_step()
+            step = actor.begin_step()
             try:
                 result = fn(*args)
                 # `is not None` first: the commonest result skips isawaitable's ABC check.
                 if result is not None and inspect.isawaitable(result):
                     result = await _with_timeout(engine, result, timeout, self._child_path(name))
             except asyncio.CancelledError:
-                actor.end_step()
+                actor.end_step(step)
                 raise
             except Exception as exc:
-                actor.end_step()
+                actor.end_step(step)
                 in_workflow_code.reset(token)
                 attempt = entry.attempts
                 timed_out = isinstance(exc, StepTimeoutError)
@@ -418,7 +418,7 @@ class WorkflowContext:
                 if isinstance(exc, CriticalError | RollbackCheckpointError) or (timed_out and not retry_on_timeout):
                     raise
                 raise StepExhaustedError(self._child_path(name), entry.error) from exc
-            actor.end_step()
+            actor.end_step(step)
             in_workflow_code.reset(token)
             if actor._steps_running:
                 # Another branch's step (join/race) is half-way through its state changes: this

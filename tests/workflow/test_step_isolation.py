@@ -88,7 +88,27 @@ class Branches(Actor[Totals]):
         return self.state
 
 
-registry = setup(Isolated, Branches)
+class Saver(Actor[Totals]):
+    @queue
+    def jobs(self, body: int) -> None: ...
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        message = await ctx.queue.next("job", names=[self.jobs])
+        await ctx.step("apply", self.apply, message.body, timeout=5.0)
+        await ctx.queue.next("park", names=[self.jobs])
+
+    async def apply(self, n: int) -> str:
+        self.state.total += n
+        await self.save_state()  # inside the step: does not wait for the step to end
+        return "saved"
+
+    @action
+    def totals(self) -> Totals:
+        return self.state
+
+
+registry = setup(Isolated, Branches, Saver)
 
 
 async def test_a_commit_while_a_step_is_suspended_leaves_its_half_done_state_out() -> None:
@@ -141,3 +161,14 @@ async def test_a_join_branch_step_commits_only_with_the_other_branch_step_done()
         await settle(env, handle)
         totals = await handle.action("totals")
         assert (totals["a"], totals["b"]) == (1, 1)
+
+
+async def test_save_state_inside_a_step_returns_and_commits_with_the_step() -> None:
+    async with TestEnvironment(registry) as env:
+        handle = env.client.get_or_create("saver", ["inside"])
+        await handle.send("jobs", 3)
+        engine = await settle(env, handle)
+        assert engine.error is None  # the step did not time out waiting for itself
+        await env.restart()
+        await settle(env, handle)
+        assert (await handle.action("totals"))["total"] == 3
