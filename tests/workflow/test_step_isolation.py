@@ -101,7 +101,14 @@ class Saver(Actor[Totals]):
     async def apply(self, n: int) -> str:
         self.state.total += n
         await self.save_state()  # inside the step: does not wait for the step to end
+        # Nor does an action of this actor that the step calls through its client.
+        assert await self.client().get_for_id("saver", self.actor_id).action("bump") == 1
         return "saved"
+
+    @action
+    def bump(self) -> int:
+        self.state.bumps += 1
+        return self.state.bumps
 
     @action
     def totals(self) -> Totals:
@@ -163,7 +170,7 @@ async def test_a_join_branch_step_commits_only_with_the_other_branch_step_done()
         assert (totals["a"], totals["b"]) == (1, 1)
 
 
-async def test_save_state_inside_a_step_returns_and_commits_with_the_step() -> None:
+async def test_save_state_and_own_actions_called_inside_a_step_commit_with_it() -> None:
     async with TestEnvironment(registry) as env:
         handle = env.client.get_or_create("saver", ["inside"])
         await handle.send("jobs", 3)
@@ -171,4 +178,5 @@ async def test_save_state_inside_a_step_returns_and_commits_with_the_step() -> N
         assert engine.error is None  # the step did not time out waiting for itself
         await env.restart()
         await settle(env, handle)
-        assert (await handle.action("totals"))["total"] == 3
+        totals = await handle.action("totals")
+        assert (totals["total"], totals["bumps"]) == (3, 1)
