@@ -293,10 +293,21 @@ class LiveActor:
         if self._durable is durable:
             self._durable = None
 
-    async def _persist_after_call(self) -> None:
+    def _state_while_stepping(self) -> bytes | None:
+        """The encoded state when a call starts while another context's step runs (else None):
+        :meth:`_persist_after_call` compares it to tell whether the call changed the state."""
+        if self._steps_running and not self.definition.stateless and _step_of.get() is not self:
+            return encode(self._state)
+        return None
+
+    async def _persist_after_call(self, state_before: bytes | None = None) -> None:
         # A call that changed the state while a step attempt runs is acknowledged once its
-        # change is durable, which is with (or after) that step's commit.
-        await self.until_steps_idle()
+        # change is durable, which is with (or after) that step's commit. One that changed
+        # nothing (a query) answers at once, as in Rivet, so a long step never blocks reads;
+        # what it read may include the running step's changes, not yet durable.
+        if self._steps_running and not self.definition.stateless:
+            if state_before is None or encode(self._state) != state_before:
+                await self.until_steps_idle()
         if self._stage_state():
             self._durable = self.runtime.storage.commit()
         await self._wait_saved()
@@ -422,6 +433,7 @@ class LiveActor:
             raise ActorAbortedError("The actor is stopping")
         self._enter()
         token = current_conn.set(conn) if conn is not None else None
+        state_before = self._state_while_stepping()
         try:
             if definition.is_async:
                 timeout = definition.timeout if definition.timeout is not None else self.definition.options.action_timeout
@@ -449,7 +461,7 @@ class LiveActor:
                 current_conn.reset(token)
             destroy_now = False
             try:
-                await self._persist_after_call()
+                await self._persist_after_call(state_before)
             finally:
                 destroy_now = self._exit(destroy_inline=True)
             if destroy_now:

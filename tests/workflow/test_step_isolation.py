@@ -134,12 +134,14 @@ async def test_a_commit_while_a_step_is_suspended_leaves_its_half_done_state_out
         assert (await handle.action("totals"))["total"] == 5
 
 
-async def test_an_action_changing_state_during_a_step_returns_once_both_are_durable() -> None:
+async def test_an_action_changing_state_during_a_step_returns_once_both_are_durable_a_query_at_once() -> None:
     new_gates()
     async with TestEnvironment(registry) as env:
         handle = env.client.get_or_create("isolated", ["action"])
         await handle.send("jobs", 5)
         await GATES["entered"].wait()
+        # A query changes nothing: it answers while the step runs (and sees its changes).
+        assert (await asyncio.wait_for(handle.action("totals"), 10))["total"] == 5
         bump = asyncio.ensure_future(handle.action("bump"))
         await GATES["acted"].wait()  # the action body ran; its change cannot commit alone
         for _ in range(20):
