@@ -218,6 +218,10 @@ class LiveActor:
 
     # -- persistence -------------------------------------------------------------------------
 
+    def state_blob(self) -> bytes:
+        """The state as it would be saved now (empty for a stateless actor)."""
+        return b"" if self.definition.stateless else encode(self._state)
+
     def begin_step(self) -> contextvars.Token[LiveActor | None]:
         """A workflow step attempt starts running user code. Its state changes commit with its
         entry, and only then: a commit in between (a queue send, an action, another actor's

@@ -153,10 +153,25 @@ class WorkflowQueue:
 class WorkflowContext:
     """The context passed to a ``@workflow`` run handler (and to loop bodies and branches)."""
 
-    __slots__ = ("_checkpoint", "_cursor", "_engine", "_expected", "_loc", "_names", "_path", "_pending", "queue")
+    __slots__ = (
+        "_checkpoint",
+        "_cursor",
+        "_engine",
+        "_expected",
+        "_in_branch",
+        "_loc",
+        "_names",
+        "_path",
+        "_pending",
+        "queue",
+    )
 
-    def __init__(self, engine: WorkflowEngine, location: bytes, path: str, checkpoint: bool = False) -> None:
+    def __init__(
+        self, engine: WorkflowEngine, location: bytes, path: str, checkpoint: bool = False, in_branch: bool = False
+    ) -> None:
         self._engine = engine
+        #: Inside a join/race branch: steps of other branches may run at the same time.
+        self._in_branch = in_branch
         self._loc = location
         self._path = path
         self._names: set[str] = set()
@@ -263,8 +278,8 @@ class WorkflowContext:
                 "Entry exists in history but was not visited; use ctx.removed() to retire it",
             )
 
-    def _sub(self, location: bytes, path: str) -> WorkflowContext:
-        return WorkflowContext(self._engine, location, path, self._checkpoint)
+    def _sub(self, location: bytes, path: str, in_branch: bool = False) -> WorkflowContext:
+        return WorkflowContext(self._engine, location, path, self._checkpoint, in_branch or self._in_branch)
 
     # -- step ----------------------------------------------------------------------------------
 
@@ -373,6 +388,8 @@ class WorkflowContext:
             entry.attempts += 1
             entry.last_attempt_at = clock.now()
             actor = engine.actor
+            # In a join/race branch, what the state was when this attempt began (see below).
+            before = actor.state_blob() if self._in_branch else None
             token = in_workflow_code.set(False)
             step = actor.begin_step()
             try:
@@ -420,9 +437,12 @@ class WorkflowContext:
                 raise StepExhaustedError(self._child_path(name), entry.error) from exc
             actor.end_step(step)
             in_workflow_code.reset(token)
-            if actor._steps_running:
-                # Another branch's step (join/race) is half-way through its state changes: this
-                # step's entry and state commit once none runs, so neither lands without the other.
+            if actor._steps_running and (before is None or actor.state_blob() != before):
+                # Another branch's step is running, and the state changed while this one ran:
+                # this step's changes can only commit in a state that holds that step's
+                # unfinished ones too, so this step is recorded once none runs. (If nothing
+                # changed, this step has no state to commit: a race is not held up by a
+                # losing branch's step.)
                 await actor.until_steps_idle()
             entry.status = "completed"
             entry.error = None
@@ -760,7 +780,7 @@ class WorkflowContext:
     def _branch_ctx(self, location: bytes, path: str, bname: str) -> WorkflowContext:
         engine = self._engine
         sub_loc = location + name_segment(engine.history.intern(bname, engine.stage))
-        return self._sub(sub_loc, f"{path}/{bname}")
+        return self._sub(sub_loc, f"{path}/{bname}", in_branch=True)
 
     def race(self, name: str, branches: Mapping[str, Callable[[WorkflowContext], Awaitable[T]]]) -> Awaitable[RaceResult[T]]:
         """First branch to finish wins; the losers are cancelled and their history dropped."""

@@ -115,7 +115,41 @@ class Saver(Actor[Totals]):
         return self.state
 
 
-registry = setup(Isolated, Branches, Saver)
+class Racer(Actor[Totals]):
+    @queue
+    def jobs(self, body: int) -> None: ...
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> str:
+        async def slow(branch: WorkflowContext) -> str:
+            return str(await branch.step("slow", self.slow))
+
+        async def quick(branch: WorkflowContext) -> str:
+            await GATES["entered"].wait()  # (a test-only wait) the slow step is running by now
+            return str(await branch.step("quick", self.quick))
+
+        won = await ctx.race("first", {"slow": slow, "quick": quick})
+        await ctx.step("record", self.record, won.winner)
+        await ctx.queue.next("park", names=[self.jobs])
+        return won.winner
+
+    async def slow(self) -> str:
+        GATES["entered"].set()
+        await GATES["release"].wait()
+        return "slow"
+
+    def quick(self) -> str:
+        return "quick"
+
+    def record(self, winner: str) -> None:
+        self.state.total = len(winner)
+
+    @action
+    def totals(self) -> Totals:
+        return self.state
+
+
+registry = setup(Isolated, Branches, Saver, Racer)
 
 
 async def test_a_commit_while_a_step_is_suspended_leaves_its_half_done_state_out() -> None:
@@ -182,3 +216,13 @@ async def test_save_state_and_own_actions_called_inside_a_step_commit_with_it() 
         await settle(env, handle)
         totals = await handle.action("totals")
         assert (totals["total"], totals["bumps"]) == (3, 1)
+
+
+async def test_a_race_is_not_held_up_by_a_losing_steps_run_when_the_winner_changes_no_state() -> None:
+    new_gates()
+    async with TestEnvironment(registry) as env:
+        handle = env.client.get_or_create("racer", ["race"])
+        await handle.resolve()
+        await asyncio.wait_for(settle(env, handle), 10)  # parked: the slow step was never released
+        assert not GATES["release"].is_set()
+        assert (await handle.action("totals"))["total"] == len("quick")
