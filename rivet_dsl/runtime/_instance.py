@@ -487,6 +487,7 @@ class LiveActor:
     async def _fire_schedule(self, action: str, args: list[Any], schedule_id: str) -> None:
         definition = self.definition.actions.get(action)
         self._enter()
+        state_before = self._state_while_stepping()
         try:
             if definition is None:
                 self.log.error("scheduled action %s no longer exists; dropped", action)
@@ -500,7 +501,7 @@ class LiveActor:
             # The delete commits with the state the action changed: fired exactly once.
             self.runtime.storage.batch.delete_schedule(self.actor_id, schedule_id)
             try:
-                await self._persist_after_call()
+                await self._persist_after_call(state_before)
             finally:
                 self._exit()
 
@@ -538,6 +539,7 @@ class LiveActor:
         user = self.user
         hooks = self.definition.hooks
         self._enter()
+        state_before = self._state_while_stepping()
         try:
             if "on_before_connect" in hooks:
                 await _maybe_await(user.on_before_connect(conn.params))
@@ -557,7 +559,7 @@ class LiveActor:
             raise InternalError() from exc
         finally:
             try:
-                await self._persist_after_call()
+                await self._persist_after_call(state_before)
             finally:
                 self._exit()
         return conn
@@ -568,13 +570,14 @@ class LiveActor:
         conn.closed = True
         if "on_disconnect" in self.definition.hooks and self.status is Status.AWAKE:
             self._enter()
+            state_before = self._state_while_stepping()
             try:
                 await _maybe_await(self.user.on_disconnect(conn))
             except Exception:
                 self.log.exception("on_disconnect failed")
             finally:
                 try:
-                    await self._persist_after_call()
+                    await self._persist_after_call(state_before)
                 finally:
                     self._exit()
         else:
