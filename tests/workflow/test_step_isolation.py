@@ -5,6 +5,7 @@ half-done state out, so a crash re-runs the step on the state it started from.""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import msgspec
 
@@ -152,6 +153,11 @@ class Racer(Actor[Totals]):
 registry = setup(Isolated, Branches, Saver, Racer)
 
 
+async def _connect_and_close(handle: Any) -> None:
+    async with handle.connect():
+        pass
+
+
 async def test_a_commit_while_a_step_is_suspended_leaves_its_half_done_state_out() -> None:
     new_gates()
     async with TestEnvironment(registry) as env:
@@ -174,8 +180,10 @@ async def test_an_action_changing_state_during_a_step_returns_once_both_are_dura
         handle = env.client.get_or_create("isolated", ["action"])
         await handle.send("jobs", 5)
         await GATES["entered"].wait()
-        # A query changes nothing: it answers while the step runs (and sees its changes).
+        # A query changes nothing: it answers while the step runs (and sees its changes); so
+        # does a connection whose hooks change nothing.
         assert (await asyncio.wait_for(handle.action("totals"), 10))["total"] == 5
+        await asyncio.wait_for(_connect_and_close(handle), 10)
         bump = asyncio.ensure_future(handle.action("bump"))
         await GATES["acted"].wait()  # the action body ran; its change cannot commit alone
         for _ in range(20):
