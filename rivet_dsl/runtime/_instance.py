@@ -8,12 +8,11 @@ object. Idle actors hold no tasks and no futures (see ``ARCHITECTURE.md``, "Chea
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import enum
 import inspect
 import logging
 from collections.abc import Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +49,7 @@ _EMPTY_CONNS: Mapping[str, Conn] = MappingProxyType({})
 
 
 #: The actor whose workflow step is running in this context (its user code and what it calls).
-_step_of: contextvars.ContextVar[LiveActor | None] = contextvars.ContextVar("rivet_step_of", default=None)
+_step_of: ContextVar[LiveActor | None] = ContextVar("rivet_step_of", default=None)
 
 
 class Status(enum.Enum):
@@ -93,6 +92,7 @@ class LiveActor:
         "_saved",
         "_schedule",
         "_state",
+        "_state_reverted",
         "_steps_idle",
         "_steps_running",
         "_stopped",
@@ -124,6 +124,8 @@ class LiveActor:
         #: Until none runs, the state is left out of every commit (see ``begin_step``).
         self._steps_running = 0
         self._steps_idle: asyncio.Future[None] | None = None
+        #: A stop cancelled a step half-way and the state went back to the last saved one.
+        self._state_reverted = False
         self._inflight = 0
         self._conns: dict[str, Conn] | None = None
         self._queue: ActorQueue | None = None
@@ -222,7 +224,7 @@ class LiveActor:
         """The state as it would be saved now (empty for a stateless actor)."""
         return b"" if self.definition.stateless else encode(self._state)
 
-    def begin_step(self) -> contextvars.Token[LiveActor | None]:
+    def begin_step(self) -> Token[LiveActor | None]:
         """A workflow step attempt starts running user code. Its state changes commit with its
         entry, and only then: a commit in between (a queue send, an action, another actor's
         write) leaves the state out, or a crash after it would re-run the step on top of its
@@ -230,9 +232,15 @@ class LiveActor:
         self._steps_running += 1
         return _step_of.set(self)
 
-    def end_step(self, token: contextvars.Token[LiveActor | None]) -> None:
+    def end_step(self, token: Token[LiveActor | None], *, cancelled: bool = False) -> None:
         """The attempt's user code returned, raised or was cancelled."""
         _step_of.reset(token)
+        if cancelled and self.status is not Status.AWAKE and self._saved is not None:
+            # Stopping (a sleep, a shutdown): the step runs again after the restart, on the
+            # state last saved. Back to that state, so the final save (after `on_sleep`) does
+            # not store the first half of the step, which would then be applied twice.
+            self._state = decoder_for(self.definition.state_type).decode(self._saved)
+            self._state_reverted = True
         self._steps_running -= 1
         if self._steps_running == 0:
             idle, self._steps_idle = self._steps_idle, None
@@ -312,6 +320,9 @@ class LiveActor:
         if self._steps_running and not self.definition.stateless:
             if state_before is None or encode(self._state) != state_before:
                 await self.until_steps_idle()
+                if self._state_reverted:
+                    # A stop cancelled that step and reverted the state, this call's change too.
+                    raise ActorAbortedError("The actor is stopping")
         if self._stage_state():
             self._durable = self.runtime.storage.commit()
         await self._wait_saved()

@@ -398,7 +398,7 @@ class WorkflowContext:
                 if result is not None and inspect.isawaitable(result):
                     result = await _with_timeout(engine, result, timeout, self._child_path(name))
             except asyncio.CancelledError:
-                actor.end_step(step)
+                actor.end_step(step, cancelled=True)
                 raise
             except Exception as exc:
                 actor.end_step(step)

@@ -5,11 +5,14 @@ half-done state out, so a crash re-runs the step on the state it started from.""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from rivet_dsl import Actor, WorkflowContext, action, queue, setup, workflow
+from rivet_dsl.runtime import Runtime
+from rivet_dsl.storage import SqliteStorage
 from rivet_dsl.testing import TestEnvironment
 
 from ._helpers import settle
@@ -234,3 +237,28 @@ async def test_a_race_is_not_held_up_by_a_losing_steps_run_when_the_winner_chang
         await asyncio.wait_for(settle(env, handle), 10)  # parked: the slow step was never released
         assert not GATES["release"].is_set()
         assert (await handle.action("totals"))["total"] == len("quick")
+
+
+async def test_a_stop_during_a_step_saves_the_state_from_before_it(tmp_path: Path) -> None:
+    # A graceful stop (a deploy) cancels the step half-way; the final save must not store its
+    # first half, or the re-run after the restart applies it twice.
+    new_gates()
+    runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "rivet.db"))
+    await runtime.start()
+    actor_id = (await runtime.get_or_create("isolated", ["stop"])).actor_id
+    await runtime.send(actor_id, "jobs", 5)
+    await GATES["entered"].wait()
+    new_gates()
+    await runtime.stop()
+    runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "rivet.db"))
+    await runtime.start()
+    try:
+        actor = await runtime.acquire(actor_id)
+        await GATES["entered"].wait()  # the step runs again after the restart
+        GATES["release"].set()
+        while actor.workflow is None:
+            await asyncio.sleep(0)
+        await actor.workflow.until_blocked()
+        assert actor.get_state().total == 5
+    finally:
+        await runtime.stop()
