@@ -384,13 +384,18 @@ class WorkflowEngine:
             if entry.rollback_done:
                 continue
             token = in_workflow_code.set(False)
+            # A compensation is isolated as a step is (see LiveActor.begin_step): its state
+            # changes commit with its `rollback_done` mark, never half of them before.
+            step = self.actor.begin_step()
             try:
                 result = handler(RollbackContext(self.actor_id, path, aborted), output)
                 if inspect.isawaitable(result):
                     await result
             except asyncio.CancelledError:
+                self.actor.end_step(step, cancelled=True)
                 raise
             except Exception as exc:
+                self.actor.end_step(step)
                 entry.rollback_error = f"{type(exc).__name__}: {exc}"
                 self.put_entry(location, entry)
                 await self.report(
@@ -401,6 +406,7 @@ class WorkflowEngine:
                 return False
             finally:
                 in_workflow_code.reset(token)
+            self.actor.end_step(step)
             entry.rollback_done = True
             entry.rollback_error = None
             self.put_entry(location, entry)

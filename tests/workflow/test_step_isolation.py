@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from rivet_dsl import Actor, WorkflowContext, action, queue, setup, workflow
+from rivet_dsl import Actor, CriticalError, RollbackContext, WorkflowContext, action, queue, setup, workflow
 from rivet_dsl.runtime import Runtime
 from rivet_dsl.storage import SqliteStorage
 from rivet_dsl.testing import TestEnvironment
@@ -153,7 +153,34 @@ class Racer(Actor[Totals]):
         return self.state
 
 
-registry = setup(Isolated, Branches, Saver, Racer)
+class Compensator(Actor[Totals]):
+    @queue
+    def jobs(self, body: int) -> None: ...
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        await ctx.rollback_checkpoint("start")
+        await ctx.step("add", self.add, 5, rollback=self.undo)
+        await ctx.step("fail", self.fail)
+
+    def add(self, n: int) -> int:
+        self.state.total += n
+        return n
+
+    async def undo(self, _ctx: RollbackContext, n: int) -> None:
+        self.state.total -= n
+        GATES["entered"].set()
+        await GATES["release"].wait()
+
+    def fail(self) -> None:
+        raise CriticalError("give up")
+
+    @action
+    def totals(self) -> Totals:
+        return self.state
+
+
+registry = setup(Isolated, Branches, Saver, Racer, Compensator)
 
 
 async def _connect_and_close(handle: Any) -> None:
@@ -262,3 +289,18 @@ async def test_a_stop_during_a_step_saves_the_state_from_before_it(tmp_path: Pat
         assert actor.get_state().total == 5
     finally:
         await runtime.stop()
+
+
+async def test_a_compensation_suspended_half_way_is_isolated_like_a_step() -> None:
+    new_gates()
+    async with TestEnvironment(registry) as env:
+        handle = env.client.get_or_create("compensator", ["undo"])
+        await handle.resolve()
+        await GATES["entered"].wait()  # the undo has taken 5 off in memory and is suspended
+        assert (await handle.send("jobs", 1)).status == "completed"  # a commit happens meanwhile
+        new_gates()
+        await env.restart()
+        await GATES["entered"].wait()  # the undo runs again after the restart
+        GATES["release"].set()
+        await settle(env, handle)
+        assert (await handle.action("totals"))["total"] == 0
