@@ -1,6 +1,8 @@
 """A step's state changes commit with its entry and never before (SEMANTICS 2): commits made while
 a step's user code is suspended (queue sends, actions, a join branch's step finishing) leave the
-half-done state out, so a crash re-runs the step on the state it started from."""
+half-done state out, and a stop that cancels the step saves the state from before it, so the
+step's re-run after a crash or restart starts from the state it started from. Rollback
+compensations are isolated the same way."""
 
 from __future__ import annotations
 
