@@ -263,6 +263,26 @@ class ActorQueue:
         self._taken.discard(row.seq)
         self._actor.runtime.storage.batch.dequeue(row.actor_id, row.seq)
 
+    def restore(self, row: QueueRow) -> None:
+        """Put back a message a losing workflow race branch had taken: same seq, same place in
+        FIFO order, in memory and in storage (a delete still pending is cancelled, a committed
+        one undone)."""
+        if row.seq in self._messages:
+            return
+        self._messages[row.seq] = row
+        self._messages = dict(sorted(self._messages.items()))  # rare: keep seq order
+        fifo = self._fifo(row.name)
+        fifo[row.seq] = row
+        self._by_name[row.name] = OrderedDict(sorted(fifo.items()))
+        self._actor.runtime.storage.batch.requeue(row)
+        self._notify(row.name)
+
+    def release(self, seq: int, name: str) -> None:
+        """Make a held (completable, never completed) message visible to receivers again."""
+        if seq in self._taken:
+            self._taken.discard(seq)
+            self._notify(name)
+
     def hold(self, row: QueueRow) -> None:
         """Hide a message from other receivers until it is completed or the actor restarts."""
         self._taken.add(row.seq)

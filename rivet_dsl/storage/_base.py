@@ -133,6 +133,14 @@ class WriteBatch:
         if self.enqueued.pop((actor_id, seq), None) is None:
             self.dequeued.append((actor_id, seq))
 
+    def requeue(self, row: QueueRow) -> None:
+        """Undo a dequeue: a pending one is cancelled, a committed one undone by inserting again."""
+        key = (row.actor_id, row.seq)
+        try:
+            self.dequeued.remove(key)
+        except ValueError:
+            self.enqueued[key] = row
+
     def put_schedule(self, row: ScheduleRow) -> None:
         """Insert or replace a schedule."""
         self.schedules[(row.actor_id, row.schedule_id)] = row

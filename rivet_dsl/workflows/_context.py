@@ -159,6 +159,7 @@ class WorkflowContext:
         "_engine",
         "_expected",
         "_in_branch",
+        "_in_race",
         "_loc",
         "_names",
         "_path",
@@ -167,11 +168,19 @@ class WorkflowContext:
     )
 
     def __init__(
-        self, engine: WorkflowEngine, location: bytes, path: str, checkpoint: bool = False, in_branch: bool = False
+        self,
+        engine: WorkflowEngine,
+        location: bytes,
+        path: str,
+        checkpoint: bool = False,
+        in_branch: bool = False,
+        in_race: bool = False,
     ) -> None:
         self._engine = engine
         #: Inside a join/race branch: steps of other branches may run at the same time.
         self._in_branch = in_branch
+        #: Inside a race branch: if it loses, the messages it took go back to the queue.
+        self._in_race = in_race
         self._loc = location
         self._path = path
         self._names: set[str] = set()
@@ -278,8 +287,15 @@ class WorkflowContext:
                 "Entry exists in history but was not visited; use ctx.removed() to retire it",
             )
 
-    def _sub(self, location: bytes, path: str, in_branch: bool = False) -> WorkflowContext:
-        return WorkflowContext(self._engine, location, path, self._checkpoint, in_branch or self._in_branch)
+    def _sub(self, location: bytes, path: str, in_branch: bool = False, in_race: bool = False) -> WorkflowContext:
+        return WorkflowContext(
+            self._engine,
+            location,
+            path,
+            self._checkpoint,
+            in_branch or self._in_branch,
+            in_race or self._in_race,
+        )
 
     # -- step ----------------------------------------------------------------------------------
 
@@ -600,6 +616,8 @@ class WorkflowContext:
         location, entry = self._enter(name, "message")
         if entry is not None and entry.status == "completed":
             messages = [self._rebuild(location, entry, i) for i in range(len(entry.messages or []))]
+            if self._in_race and messages:
+                engine.race_takes[location] = (entry, completable)
             return (messages[0] if messages else None) if single else messages
         if engine.mode == "rollback":
             raise RollbackStop()
@@ -639,6 +657,8 @@ class WorkflowContext:
                 message = QueueMessage(row.seq, row.name, body, row.created_at)
             out.append(message)
         engine.put_entry(location, entry)
+        if self._in_race and out:
+            engine.race_takes[location] = (entry, completable)
         return (out[0] if out else None) if single else out
 
     def _rebuild(self, location: bytes, entry: Entry, i: int) -> QueueMessage[Any]:
@@ -777,10 +797,10 @@ class WorkflowContext:
             raise JoinError(errors)
         return {b: results[b] for b in branches}
 
-    def _branch_ctx(self, location: bytes, path: str, bname: str) -> WorkflowContext:
+    def _branch_ctx(self, location: bytes, path: str, bname: str, race: bool = False) -> WorkflowContext:
         engine = self._engine
         sub_loc = location + name_segment(engine.history.intern(bname, engine.stage))
-        return self._sub(sub_loc, f"{path}/{bname}", in_branch=True)
+        return self._sub(sub_loc, f"{path}/{bname}", in_branch=True, in_race=race)
 
     def race(self, name: str, branches: Mapping[str, Callable[[WorkflowContext], Awaitable[T]]]) -> Awaitable[RaceResult[T]]:
         """First branch to finish wins; the losers are cancelled and their history dropped."""
@@ -803,7 +823,7 @@ class WorkflowContext:
             engine.put_entry(location, entry)
         elif engine.mode == "rollback":
             raise RollbackStop()
-        subs = {b: self._branch_ctx(location, path, b) for b in branches}
+        subs = {b: self._branch_ctx(location, path, b, race=True) for b in branches}
 
         async def run(bname: str) -> Any:
             in_workflow_code.set(True)
@@ -844,12 +864,14 @@ class WorkflowContext:
                 await asyncio.wait(pending)
         records = entry.branches if entry.branches is not None else {}
         if winner is None:
+            self._settle_race_takes(location, ())
             for bname, exc in errors.items():
                 records[bname] = Branch("failed", None, f"{type(exc).__name__}: {exc}")
             entry.branches = records
             entry.status = "failed"
             engine.put_entry(location, entry)
             raise RaceError(errors)
+        self._settle_race_takes(location, [subs[b]._loc for b in branches if b != winner])
         for bname in branches:
             if bname != winner:
                 engine.delete_prefix(subs[bname]._loc)
@@ -861,6 +883,29 @@ class WorkflowContext:
         entry.completed_at = engine.now()
         engine.put_entry(location, entry)
         return RaceResult(winner, value)
+
+    def _settle_race_takes(self, location: bytes, losers: Sequence[bytes]) -> None:
+        """Messages taken inside the race at ``location``: those of losing branches go back to the
+        queue (their history is dropped, so they were never handed off); the others stay taken,
+        and stay registered while an enclosing race may still drop them."""
+        engine = self._engine
+        takes = engine.race_takes
+        for taken_at in [loc for loc in takes if loc.startswith(location)]:
+            if any(taken_at.startswith(loser) for loser in losers):
+                entry, completable = takes.pop(taken_at)
+                self._give_back(entry, completable)
+            elif not self._in_race:
+                del takes[taken_at]
+
+    def _give_back(self, entry: Entry, completable: bool) -> None:
+        engine = self._engine
+        queue = engine.actor.queue
+        for seq, qname, body, created_at, completed in entry.messages or []:
+            if not completable:
+                queue.restore(QueueRow(engine.actor_id, seq, qname, body, created_at))
+            elif not completed:  # held, never answered: visible to receivers again
+                queue.release(seq, qname)
+                engine.outstanding = [m for m in engine.outstanding if m.id != seq]
 
     # -- rollback / versioning -----------------------------------------------------------------
 

@@ -130,6 +130,9 @@ class WorkflowEngine:
         self._blocked = asyncio.Event()
         self.rollbacks: list[tuple[bytes, Entry, Callable[..., Any], Any, str]] = []
         self.outstanding: list[QueueMessage[Any]] = []
+        #: Messages taken inside race branches, by the location of their entry (with whether
+        #: they were completable): a losing branch's go back to the queue (see ``_race``).
+        self.race_takes: dict[bytes, tuple[Entry, bool]] = {}
         self.error: BaseException | None = None
         #: Loops in progress: location -> (iteration, state). The stored loop entry is rewritten
         #: only at loop checkpoints; this is what the inspector shows while the actor is awake.

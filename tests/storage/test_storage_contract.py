@@ -406,3 +406,19 @@ async def test_sqlite_large_commit_takes_a_few_statements_not_one_per_row(tmp_pa
         assert record is not None and record.state == b"s" and record.alarm_at == 5.0
         assert await store.load_kv("a500") == [(b"k1", b"v"), (b"k2", b"v")]
         assert [r.seq for r in await store.load_queue("a7")] == [1]
+
+
+async def test_requeue_cancels_a_pending_dequeue_or_undoes_a_committed_one(storage: Storage) -> None:
+    storage.batch.create_actor(actor())
+    rows = [QueueRow("a1", seq, "jobs", b"m%d" % seq, 1.0) for seq in (1, 2)]
+    for row in rows:
+        storage.batch.enqueue(row)
+    await storage.commit()
+    storage.batch.dequeue("a1", 1)
+    storage.batch.requeue(rows[0])  # the delete was still pending
+    storage.batch.dequeue("a1", 2)
+    await storage.commit()
+    assert await storage.load_queue("a1") == [rows[0]]
+    storage.batch.requeue(rows[1])  # the delete had landed
+    await storage.commit()
+    assert await storage.load_queue("a1") == rows

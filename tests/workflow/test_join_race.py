@@ -170,3 +170,73 @@ async def test_race_timeout_branch_wins_after_restart(mode: str) -> None:
         await checkpoint(env, h, mode)
         await clock.advance(30.0)
         assert await result(env, h) == ("completed", "timeout")
+
+
+@scenario
+async def race_takes_then_loses(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def work(b: WorkflowContext) -> str:
+        message = await b.queue.next("job", names=[self.jobs])
+        await b.step("took", self.note, f"took{message.body.value}")
+        await b.sleep("slow-work", 60.0)  # still working when the deadline passes
+        return await b.step("did", self.note, f"did{message.body.value}")
+
+    async def timeout(b: WorkflowContext) -> str:
+        await b.sleep("deadline", 30.0)
+        return "timeout"
+
+    won = await ctx.race("work-or-timeout", {"work": work, "timeout": timeout})
+    message = await ctx.queue.next("again", names=[self.jobs])
+    await ctx.step("after", self.note, f"after{message.body.value}")
+    return [won.winner, message.body.value]
+
+
+async def test_a_message_taken_by_a_losing_race_branch_goes_back_to_the_queue(mode: str) -> None:
+    # The loser's history is dropped, so its message was never handed off: it must not vanish.
+    clock = MockClock()
+    async with TestEnvironment(registry, clock=clock) as env:
+        h = await start(env, "race_takes_then_loses", mode)
+        await h.send("jobs", {"value": 5})
+        await checkpoint(env, h, mode)
+        assert (await h.action("get_state"))["log"] == ["took5"]
+        await clock.advance(30.0)
+        assert await result(env, h) == ("completed", ["timeout", 5])
+        assert (await h.action("get_state"))["log"] == ["took5", "after5"]
+        await env.restart()
+        assert await env.runtime.storage.load_queue(await h.resolve()) == []
+        assert (await h.action("get_state"))["log"] == ["took5", "after5"]
+
+
+@scenario
+async def race_holds_then_loses(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def work(b: WorkflowContext) -> str:
+        message = await b.queue.next("job", names=[self.requests], completable=True)
+        await b.step("took", self.note, f"took{message.body.value}")
+        await b.sleep("slow-work", 60.0)
+        await message.complete({"echo": -1})
+        return "work"
+
+    async def timeout(b: WorkflowContext) -> str:
+        await b.sleep("deadline", 30.0)
+        return "timeout"
+
+    won = await ctx.race("work-or-timeout", {"work": work, "timeout": timeout})
+    message = await ctx.queue.next("again", names=[self.requests], completable=True)
+    await message.complete({"echo": message.body.value * 2})
+    return [won.winner, message.body.value]
+
+
+async def test_a_completable_message_held_by_a_losing_race_branch_is_received_again(mode: str) -> None:
+    clock = MockClock()
+    async with TestEnvironment(registry, clock=clock) as env:
+        h = await start(env, "race_holds_then_loses", mode)
+        reply = asyncio.ensure_future(h.send("requests", {"value": 4}, wait=True, timeout=60))
+        await checkpoint(env, h, mode)
+        assert (await h.action("get_state"))["log"] == ["took4"]
+        await clock.advance(30.0)
+        assert await result(env, h) == ("completed", ["timeout", 4])
+        if mode == "live":  # a restart dropped the waiting sender; the answer is still recorded
+            answered = await reply
+            assert (answered.status, answered.response) == ("completed", {"echo": 8})
+        else:
+            reply.cancel()
+        assert await env.runtime.storage.load_queue(await h.resolve()) == []
