@@ -159,7 +159,7 @@ class WorkflowContext:
         "_engine",
         "_expected",
         "_in_branch",
-        "_in_race",
+        "_race_roots",
         "_loc",
         "_names",
         "_path",
@@ -174,13 +174,14 @@ class WorkflowContext:
         path: str,
         checkpoint: bool = False,
         in_branch: bool = False,
-        in_race: bool = False,
+        race_roots: tuple[bytes, ...] = (),
     ) -> None:
         self._engine = engine
         #: Inside a join/race branch: steps of other branches may run at the same time.
         self._in_branch = in_branch
-        #: Inside a race branch: if it loses, the messages it took go back to the queue.
-        self._in_race = in_race
+        #: The locations of the race branches this scope is in (innermost last): if one loses,
+        #: the messages taken in it since its last completed step go back to the queue.
+        self._race_roots = race_roots
         self._loc = location
         self._path = path
         self._names: set[str] = set()
@@ -287,14 +288,14 @@ class WorkflowContext:
                 "Entry exists in history but was not visited; use ctx.removed() to retire it",
             )
 
-    def _sub(self, location: bytes, path: str, in_branch: bool = False, in_race: bool = False) -> WorkflowContext:
+    def _sub(self, location: bytes, path: str, in_branch: bool = False, race: bool = False) -> WorkflowContext:
         return WorkflowContext(
             self._engine,
             location,
             path,
             self._checkpoint,
             in_branch or self._in_branch,
-            in_race or self._in_race,
+            self._race_roots + (location,) if race else self._race_roots,
         )
 
     # -- step ----------------------------------------------------------------------------------
@@ -379,6 +380,8 @@ class WorkflowContext:
         if entry is not None:
             if entry.status == "completed":
                 value = decode_output(hint_of(fn), entry.output)
+                if self._race_roots:
+                    self._consume_race_takes()
                 if rollback is not None and not entry.rollback_done:
                     engine.rollbacks.append((location, entry, rollback, value, self._child_path(name)))
                 return value
@@ -465,6 +468,8 @@ class WorkflowContext:
             entry.completed_at = clock.now()
             entry.output = None if result is None else encode(result)
             engine.put_entry(location, entry)
+            if self._race_roots:
+                self._consume_race_takes()
             if rollback is not None:
                 engine.rollbacks.append((location, entry, rollback, result, self._child_path(name)))
             if ephemeral:
@@ -616,7 +621,7 @@ class WorkflowContext:
         location, entry = self._enter(name, "message")
         if entry is not None and entry.status == "completed":
             messages = [self._rebuild(location, entry, i) for i in range(len(entry.messages or []))]
-            if self._in_race and messages:
+            if self._race_roots and messages:
                 engine.race_takes[location] = (entry, completable)
             return (messages[0] if messages else None) if single else messages
         if engine.mode == "rollback":
@@ -657,7 +662,7 @@ class WorkflowContext:
                 message = QueueMessage(row.seq, row.name, body, row.created_at)
             out.append(message)
         engine.put_entry(location, entry)
-        if self._in_race and out:
+        if self._race_roots and out:
             engine.race_takes[location] = (entry, completable)
         return (out[0] if out else None) if single else out
 
@@ -800,7 +805,7 @@ class WorkflowContext:
     def _branch_ctx(self, location: bytes, path: str, bname: str, race: bool = False) -> WorkflowContext:
         engine = self._engine
         sub_loc = location + name_segment(engine.history.intern(bname, engine.stage))
-        return self._sub(sub_loc, f"{path}/{bname}", in_branch=True, in_race=race)
+        return self._sub(sub_loc, f"{path}/{bname}", in_branch=True, race=race)
 
     def race(self, name: str, branches: Mapping[str, Callable[[WorkflowContext], Awaitable[T]]]) -> Awaitable[RaceResult[T]]:
         """First branch to finish wins; the losers are cancelled and their history dropped."""
@@ -884,17 +889,27 @@ class WorkflowContext:
         engine.put_entry(location, entry)
         return RaceResult(winner, value)
 
+    def _consume_race_takes(self) -> None:
+        """A step completed in a race branch: the messages taken in it so far are being
+        processed durably, so they stay taken even if the branch loses (giving them back would
+        process them twice)."""
+        takes = self._engine.race_takes
+        roots = self._race_roots
+        for taken_at in [loc for loc in takes if loc.startswith(roots)]:
+            del takes[taken_at]
+
     def _settle_race_takes(self, location: bytes, losers: Sequence[bytes]) -> None:
-        """Messages taken inside the race at ``location``: those of losing branches go back to the
-        queue (their history is dropped, so they were never handed off); the others stay taken,
-        and stay registered while an enclosing race may still drop them."""
+        """Messages taken inside the race at ``location`` and not yet followed by a completed
+        step: those of losing branches go back to the queue (their history is dropped, so they
+        were never handed off); the others stay taken, and stay registered while an enclosing
+        race may still drop them."""
         engine = self._engine
         takes = engine.race_takes
         for taken_at in [loc for loc in takes if loc.startswith(location)]:
             if any(taken_at.startswith(loser) for loser in losers):
                 entry, completable = takes.pop(taken_at)
                 self._give_back(entry, completable)
-            elif not self._in_race:
+            elif not self._race_roots:
                 del takes[taken_at]
 
     def _give_back(self, entry: Entry, completable: bool) -> None:
