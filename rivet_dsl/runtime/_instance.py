@@ -253,7 +253,10 @@ class LiveActor:
         not wait for it: its changes commit with that step."""
         if _step_of.get() is self:
             return
-        while self._steps_running:
+        # A stopping runtime cancels the step only after the calls it is finishing (such as the
+        # on_disconnect hooks it runs first): waiting for the step would hang the shutdown. The
+        # stop then reverts the state to the last saved one (see ``end_step``).
+        while self._steps_running and self.runtime.running:
             if self._steps_idle is None:
                 self._steps_idle = asyncio.get_running_loop().create_future()
             # Shared by every waiter: one waiter cancelled must not cancel it for the others.
@@ -320,9 +323,9 @@ class LiveActor:
         if self._steps_running and not self.definition.stateless:
             if state_before is None or encode(self._state) != state_before:
                 await self.until_steps_idle()
-                if self._state_reverted:
-                    # A stop cancelled that step and reverted the state, this call's change too.
-                    raise ActorAbortedError("The actor is stopping")
+        if self._state_reverted:
+            # A stop cancelled a step and reverted the state, with this call's change.
+            raise ActorAbortedError("The actor is stopping")
         if self._stage_state():
             self._durable = self.runtime.storage.commit()
         await self._wait_saved()

@@ -166,6 +166,11 @@ class Runtime:
         await self._cancel_tasks()
         await self.storage.close()
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopping."""
+        return self._running
+
     async def crash(self) -> None:
         """Drop everything without hooks or a final save, as a ``kill -9`` would."""
         self._running = False

@@ -561,7 +561,7 @@ class _WsSession:
         self.close_reason = reason
         # 1012 (service restart) while the server shuts down, so clients reconnect; 1000 when
         # the actor closed this connection on purpose.
-        self.close_code = 1000 if self.runtime._running else 1012
+        self.close_code = 1000 if self.runtime.running else 1012
         self.outbox.put_nowait(_CLOSE)
 
     async def _writer(self) -> None:

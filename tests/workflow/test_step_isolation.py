@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from rivet_dsl import Actor, CriticalError, RollbackContext, WorkflowContext, action, queue, setup, workflow
+from rivet_dsl import Actor, Conn, CriticalError, RollbackContext, WorkflowContext, action, queue, setup, workflow
 from rivet_dsl.runtime import Runtime
 from rivet_dsl.storage import SqliteStorage
 from rivet_dsl.testing import TestEnvironment
@@ -182,7 +182,14 @@ class Compensator(Actor[Totals]):
         return self.state
 
 
-registry = setup(Isolated, Branches, Saver, Racer, Compensator)
+class Farewell(Isolated):
+    """Isolated, plus an ``on_disconnect`` hook that changes the state."""
+
+    def on_disconnect(self, conn: Conn) -> None:
+        self.state.bumps += 100
+
+
+registry = setup(Isolated, Branches, Saver, Racer, Compensator, Farewell)
 
 
 async def _connect_and_close(handle: Any) -> None:
@@ -306,3 +313,18 @@ async def test_a_compensation_suspended_half_way_is_isolated_like_a_step() -> No
         GATES["release"].set()
         await settle(env, handle)
         assert (await handle.action("totals"))["total"] == 0
+
+
+async def test_a_shutdown_does_not_wait_for_a_running_step_to_save_a_disconnect_hooks_change(
+    tmp_path: Path,
+) -> None:
+    # Shutdown runs on_disconnect before it stops the workflow; waiting there for the step (which
+    # only the stop cancels) would hang the shutdown until the step's timeout.
+    new_gates()
+    runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "rivet.db"))
+    await runtime.start()
+    actor_id = (await runtime.get_or_create("farewell", ["bye"])).actor_id
+    await runtime.send(actor_id, "jobs", 5)
+    await GATES["entered"].wait()
+    await runtime.connect(actor_id, None, lambda _name, _args: None)
+    await asyncio.wait_for(runtime.stop(), 10)
