@@ -37,10 +37,18 @@ class Totals(msgspec.Struct):
     b: int = 0
 
 
-class Isolated(Actor[Totals]):
+class Observed(Actor[Totals]):
+    """What every actor here has: the ``jobs`` queue and the ``totals`` query."""
+
     @queue
     def jobs(self, body: int) -> None: ...
 
+    @action
+    def totals(self) -> Totals:
+        return self.state
+
+
+class Isolated(Observed):
     @queue
     def other(self, body: int) -> None: ...
 
@@ -61,15 +69,8 @@ class Isolated(Actor[Totals]):
         GATES["acted"].set()
         return self.state.bumps
 
-    @action
-    def totals(self) -> Totals:
-        return self.state
 
-
-class Branches(Actor[Totals]):
-    @queue
-    def jobs(self, body: int) -> None: ...
-
+class Branches(Observed):
     @workflow
     async def run(self, ctx: WorkflowContext) -> None:
         async def fast(branch: WorkflowContext) -> None:
@@ -89,15 +90,8 @@ class Branches(Actor[Totals]):
         GATES["entered"].set()
         await GATES["release"].wait()
 
-    @action
-    def totals(self) -> Totals:
-        return self.state
 
-
-class Saver(Actor[Totals]):
-    @queue
-    def jobs(self, body: int) -> None: ...
-
+class Saver(Observed):
     @workflow
     async def run(self, ctx: WorkflowContext) -> None:
         message = await ctx.queue.next("job", names=[self.jobs])
@@ -116,15 +110,8 @@ class Saver(Actor[Totals]):
         self.state.bumps += 1
         return self.state.bumps
 
-    @action
-    def totals(self) -> Totals:
-        return self.state
 
-
-class Racer(Actor[Totals]):
-    @queue
-    def jobs(self, body: int) -> None: ...
-
+class Racer(Observed):
     @workflow
     async def run(self, ctx: WorkflowContext) -> str:
         async def slow(branch: WorkflowContext) -> str:
@@ -150,15 +137,8 @@ class Racer(Actor[Totals]):
     def record(self, winner: str) -> None:
         self.state.total = len(winner)
 
-    @action
-    def totals(self) -> Totals:
-        return self.state
 
-
-class Compensator(Actor[Totals]):
-    @queue
-    def jobs(self, body: int) -> None: ...
-
+class Compensator(Observed):
     @workflow
     async def run(self, ctx: WorkflowContext) -> None:
         await ctx.rollback_checkpoint("start")
@@ -176,10 +156,6 @@ class Compensator(Actor[Totals]):
 
     def fail(self) -> None:
         raise CriticalError("give up")
-
-    @action
-    def totals(self) -> Totals:
-        return self.state
 
 
 class Farewell(Isolated):
