@@ -532,6 +532,14 @@ class LiveActor:
         ]
         return min(candidates) if candidates else None
 
+    def persist_wake(self) -> None:
+        """A receiver was just handed a message: the message's commit also persists an alarm
+        that is already due, so a crash before the woken receiver's own writes commit leaves an
+        actor the restarted runtime wakes at once (a receiver waiting in ``queue.next`` persists
+        no alarm of its own; nobody would resume it). The woken receiver's next
+        :meth:`alarms_changed` replaces the alarm, usually in the same batch."""
+        self.runtime.storage.batch.set_alarm(self.actor_id, self.runtime.clock.now())
+
     def alarms_changed(self) -> None:
         """Persist the earliest alarm (with the next commit) and arm the in-memory timer."""
         at = self.next_alarm()

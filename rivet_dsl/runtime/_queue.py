@@ -191,9 +191,13 @@ class ActorQueue:
         self._notify(row.name)
 
     def _notify(self, name: str) -> None:
+        woke = False
         for waiter in self._waiters:
             if not waiter.future.done() and (waiter.names is None or name in waiter.names):
                 waiter.future.set_result(None)
+                woke = True
+        if woke:
+            self._actor.persist_wake()
 
     def watch(self, names: tuple[str, ...] | None) -> asyncio.Future[None]:
         """A future resolved when a message for ``names`` arrives (used by waits)."""
