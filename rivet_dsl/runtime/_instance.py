@@ -16,6 +16,8 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from .._errors import (
     ActionNotFoundError,
     ActionTimedOutError,
@@ -222,7 +224,21 @@ class LiveActor:
 
     def state_blob(self) -> bytes:
         """The state as it would be saved now (empty for a stateless actor)."""
-        return b"" if self.definition.stateless else encode(self._state)
+        return b"" if self.definition.stateless else self._encode_state()
+
+    def _encode_state(self) -> bytes:
+        """The state's stored encoding. A state that cannot be stored (an integer beyond 64
+        bits, a value msgspec cannot encode) leaves memory ahead of storage for good, so this
+        incarnation is dropped: the call that got here fails, and the next one reloads the
+        last committed state instead of failing too."""
+        try:
+            return encode(self._state)
+        except (OverflowError, msgspec.EncodeError, TypeError, RecursionError) as exc:
+            self.runtime.drop_live(self)
+            raise TypeError(
+                f"the state of actor {self.name} {self.actor_id} cannot be stored ({exc}); the last"
+                " saved state is loaded again"
+            ) from exc
 
     def begin_step(self) -> Token[LiveActor | None]:
         """A workflow step attempt starts running user code. Its state changes commit with its
@@ -267,7 +283,7 @@ class LiveActor:
         step attempt runs: see ``begin_step``)."""
         if self.definition.stateless or self._steps_running:
             return False
-        blob = encode(self._state)
+        blob = self._encode_state()
         if blob == self._saved:
             return False
         self._saved = blob
@@ -312,7 +328,7 @@ class LiveActor:
         """The encoded state when a call starts while another context's step runs (else None):
         :meth:`_persist_after_call` compares it to tell whether the call changed the state."""
         if self._steps_running and not self.definition.stateless and _step_of.get() is not self:
-            return encode(self._state)
+            return self._encode_state()
         return None
 
     async def _persist_after_call(self, state_before: bytes | None = None) -> None:
@@ -321,7 +337,7 @@ class LiveActor:
         # nothing (a query) answers at once, as in Rivet, so a long step never blocks reads;
         # what it read may include the running step's changes, not yet durable.
         if self._steps_running and not self.definition.stateless:
-            if state_before is None or encode(self._state) != state_before:
+            if state_before is None or self._encode_state() != state_before:
                 await self.until_steps_idle()
         if self._state_reverted:
             # A stop cancelled a step and reverted the state, with this call's change.

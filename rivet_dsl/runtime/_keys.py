@@ -41,15 +41,21 @@ def deserialize_key(text: str) -> tuple[str, ...]:
         return ()
     parts: list[str] = []
     current: list[str] = []
+    #: The part was written as the empty-part marker ``\0`` (a flag, not a character: a key
+    #: part may itself be a NUL character, which is written as is).
+    empty = False
     chars = iter(text)
     for char in chars:
         if char == "\\":
             escaped = next(chars, "")
-            current.append("\0" if escaped == "0" else escaped)
+            if escaped == "0":
+                empty = True
+            else:
+                current.append(escaped)
         elif char == "/":
-            parts.append("".join(current))
-            current = []
+            parts.append("" if empty else "".join(current))
+            current, empty = [], False
         else:
             current.append(char)
-    parts.append("".join(current))
-    return tuple("" if part == "\0" else part for part in parts)
+    parts.append("" if empty else "".join(current))
+    return tuple(parts)

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
+
 from .._errors import (
     QueueAlreadyCompletedError,
     QueueFullError,
@@ -165,9 +167,15 @@ class ActorQueue:
         if definition is None:
             raise QueueUnknownError(actor.name, name)
         body_type = definition.body_type
-        if isinstance(body_type, type) and isinstance(body, body_type):
-            blob = encode(body)  # already the declared type (an in-actor send): skip the round trip
-        else:
+        blob = None
+        # Exactly the declared type (an in-actor send): skip the round trip through builtins.
+        # Exactly, not isinstance: a bool is an int, and a subclass may carry more fields.
+        if type(body) is body_type:
+            try:
+                blob = encode(body)
+            except (OverflowError, msgspec.EncodeError, TypeError):
+                blob = None  # validation below says what is wrong with it
+        if blob is None:
             blob = validate_encoded(to_builtins(body), body_type, f"body for queue {name!r}")[1]
         limit_size = actor.definition.options.max_queue_message_size
         if len(blob) > limit_size:

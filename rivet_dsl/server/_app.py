@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import math
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -248,12 +249,17 @@ def parse_query(raw: bytes) -> list[tuple[str, str]]:
         if not part:
             continue
         name, _, value = part.partition("=")
-        if "%" in part or "+" in part:
-            name = urllib.parse.unquote_plus(name, encoding="utf-8", errors="replace")
-            value = urllib.parse.unquote_plus(value, encoding="utf-8", errors="replace")
-        elif not text.isascii():
-            name = name.encode("latin-1").decode("utf-8", "replace")
-            value = value.encode("latin-1").decode("utf-8", "replace")
+        # Bytes that are not UTF-8 are refused, not replaced: two different keys must never
+        # reach the same actor.
+        try:
+            if "%" in part or "+" in part:
+                name = urllib.parse.unquote_plus(name, encoding="utf-8", errors="strict")
+                value = urllib.parse.unquote_plus(value, encoding="utf-8", errors="strict")
+            elif not text.isascii():
+                name = name.encode("latin-1").decode("utf-8")
+                value = value.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            raise WireError("Query parameters must be UTF-8", code="invalid_query") from None
         pairs.append((name, value))
     return pairs
 
@@ -482,7 +488,12 @@ def queue_request(body: Any, name: str) -> tuple[Any, bool, float | None]:
     timeout_ms = body.get("timeout")
     timeout: float | None = None
     if timeout_ms is not None:
-        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float) or timeout_ms < 0:
+        if (
+            isinstance(timeout_ms, bool)
+            or not isinstance(timeout_ms, int | float)
+            or math.isnan(timeout_ms)  # CBOR can carry NaN; it compares false with everything
+            or timeout_ms < 0
+        ):
             raise _malformed("'timeout' must be a non-negative number of milliseconds")
         timeout = float(timeout_ms) / 1000.0
     given_name = body.get("name")
@@ -705,7 +716,10 @@ class _WsSession:
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
             self._send_now(_error_frame(exc, action_id))
             return
-        self._send_now(_frame("ActionResponse", {"id": BigInt(action_id), "output": output}))
+        try:
+            self._send_now(_frame("ActionResponse", {"id": BigInt(action_id), "output": output}))
+        except Exception as exc:  # noqa: BLE001  (an output the encoding cannot carry)
+            self._send_now(_error_frame(exc, action_id))
 
 
 def create_app(

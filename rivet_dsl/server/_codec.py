@@ -48,6 +48,13 @@ class BigInt(int):
     __slots__ = ()
 
 
+#: The deepest nesting of arrays and objects a body or frame may have. Decoders accept about
+#: 1,000 levels (Python's recursion limit) but everything that walks a value afterwards (the
+#: compat tagging, the encoders of a reply or of the state) recurses too, with less stack left:
+#: a deeper value would be accepted and then fail to go out again, or be stored in the state
+#: and make every later read of it fail.
+MAX_DEPTH = 128
+
 _json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 _json_encoder = msgspec.json.Encoder()
 
@@ -105,15 +112,35 @@ def to_json_compat(value: Any) -> Any:
     return value
 
 
+def _too_deep(value: Any) -> bool:
+    """Whether arrays and objects nest deeper than :data:`MAX_DEPTH` in ``value``."""
+    level = [value]
+    for _ in range(MAX_DEPTH + 1):
+        level = [
+            item
+            for container in level
+            if isinstance(container, list | dict)
+            for item in (container.values() if isinstance(container, dict) else container)
+        ]
+        if not level:
+            return False
+    return True
+
+
 def decode_json(data: bytes) -> Any:
     try:
         value = _json_decoder.decode(data)
-        if b'"$' in data:
-            value = from_json_compat(value)
     except msgspec.DecodeError as exc:
         raise WireDecodeError(f"invalid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise WireDecodeError("invalid JSON: strings must be valid UTF-8") from None
     except RecursionError:
         raise WireDecodeError("JSON nested too deeply") from None
+    # Only a body with more brackets than the limit can be nested deeper (a cheap count first).
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _too_deep(value):
+        raise WireDecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    if b'"$' in data:
+        value = from_json_compat(value)
     return value
 
 
@@ -131,19 +158,34 @@ def _strip_undefined(value: Any) -> Any:
     return value
 
 
-def _check_cbor(value: Any) -> Any:
-    """Reject CBOR values that have no wire meaning here (tags we do not know, simple values)."""
-    if isinstance(value, list):
-        for item in value:
-            _check_cbor(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str | int):
+def _check_cbor(value: Any) -> None:
+    """Reject CBOR values that have no wire meaning here: tags we do not know, simple values,
+    non-string map keys, nesting deeper than :data:`MAX_DEPTH`, and shared values.
+
+    cbor2 resolves the value-sharing tags (28/29) itself into one Python object referenced
+    many times: 40 levels of pairs of references fit in 270 bytes and expand to 2**40 items
+    for anything that walks the value. So an array or map seen twice is refused, after
+    visiting each one once."""
+    seen: set[int] = set()
+    level = [value]
+    for _ in range(MAX_DEPTH + 1):
+        below: list[Any] = []
+        for container in level:
+            if id(container) in seen:
+                raise WireDecodeError("CBOR shared values (tags 28/29) are not supported")
+            seen.add(id(container))
+            items = container.values() if isinstance(container, dict) else container
+            if isinstance(container, dict) and not all(isinstance(key, str | int) for key in container):
                 raise WireDecodeError("CBOR map keys must be strings")
-            _check_cbor(item)
-    elif isinstance(value, cbor2.CBORTag | cbor2.CBORSimpleValue):
-        raise WireDecodeError("unsupported CBOR tag or simple value")
-    return value
+            for item in items:
+                if isinstance(item, list | dict):
+                    below.append(item)
+                elif isinstance(item, cbor2.CBORTag | cbor2.CBORSimpleValue):
+                    raise WireDecodeError("unsupported CBOR tag or simple value")
+        if not below:
+            return
+        level = below
+    raise WireDecodeError(f"CBOR nested deeper than {MAX_DEPTH} levels")
 
 
 def decode_cbor(data: bytes) -> Any:
@@ -153,9 +195,9 @@ def decode_cbor(data: bytes) -> Any:
         raise WireDecodeError(f"invalid CBOR: {exc}") from None
     try:
         if isinstance(value, list | dict):
+            _check_cbor(value)
             if b"\xf7" in data:
                 value = _strip_undefined(value)
-            _check_cbor(value)
             if b"$" in data:
                 value = from_json_compat(value)
         elif value is cbor2.undefined:

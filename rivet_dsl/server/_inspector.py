@@ -17,8 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import workflows
-from .._errors import RivetError
-from ..runtime._codec import to_builtins
+from .._errors import InvalidArgumentsError, RivetError
+from ..runtime._codec import to_builtins, validate_encoded
 from ..runtime._instance import LiveActor
 from ._app import (
     MANAGER_MAX_BODY,
@@ -133,9 +133,11 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         if actor.definition.stateless:
             raise WireError("This actor has no state", group="inspector", code="state_disabled")
         try:
-            new_state = msgspec.convert(body["state"], actor.definition.state_type)
-        except msgspec.ValidationError as exc:
-            raise WireError(f"Invalid state: {exc}", code="invalid_arguments") from None
+            # validate_encoded also refuses what converts but cannot be stored (an integer
+            # beyond 64 bits), before the actor sees it.
+            new_state = validate_encoded(body["state"], actor.definition.state_type, "state")[0]
+        except InvalidArgumentsError as exc:
+            raise WireError(exc.message, code="invalid_arguments") from None
         actor.set_state(new_state)
         await actor.commit()
         return {"ok": True}

@@ -61,6 +61,14 @@ class Counter(Actor[CounterState], name="counter"):
         return "done"
 
     @action
+    def nested(self, depth: int) -> Any:
+        """An output nested ``depth`` lists deep (deeper than an encoder can go, for errors)."""
+        value: Any = []
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    @action
     def whoami(self) -> Any:
         return None if self.conn is None else self.conn.params
 
@@ -90,13 +98,16 @@ class RrState(msgspec.Struct):
 
 
 class RequestResponse(Actor[RrState], name="requestResponseActor"):
-    """Answers completable `requests`; `parked` is never read (wait=True times out)."""
+    """Answers completable `requests`; `parked` and `anything` are never read (wait=True times out)."""
 
     @queue
     def requests(self, body: Request) -> Doubled: ...
 
     @queue
     def parked(self, body: int) -> int: ...
+
+    @queue
+    def anything(self, body: Any) -> None: ...
 
     async def run(self) -> None:
         async for message in self.queue.iter(names=[self.requests], completable=True):
