@@ -159,7 +159,7 @@ class HttpTransport:
             raise _transport_error(f"{method} {path} failed: {exc!r}", "connection_failed") from None
         data = response.content
         try:
-            payload = decode(data, enc) if data else None
+            payload = decode(data, enc, max_depth=None) if data else None
         except WireDecodeError:
             payload = None
             if response.is_success:
@@ -365,7 +365,7 @@ class _HttpConnection:
     def _parse(self, frame: str | bytes) -> tuple[str, dict[str, Any]]:
         data = frame.encode() if isinstance(frame, str) else frame
         try:
-            message = decode(data, self.encoding)
+            message = decode(data, self.encoding, max_depth=None)
         except WireDecodeError as exc:
             raise _BadFrame(str(exc)) from None
         body = message.get("body") if isinstance(message, dict) else None

@@ -112,10 +112,10 @@ def to_json_compat(value: Any) -> Any:
     return value
 
 
-def _too_deep(value: Any) -> bool:
-    """Whether arrays and objects nest deeper than :data:`MAX_DEPTH` in ``value``."""
+def _too_deep(value: Any, max_depth: int) -> bool:
+    """Whether arrays and objects nest deeper than ``max_depth`` in ``value``."""
     level = [value]
-    for _ in range(MAX_DEPTH + 1):
+    for _ in range(max_depth + 1):
         level = [
             item
             for container in level
@@ -127,7 +127,9 @@ def _too_deep(value: Any) -> bool:
     return True
 
 
-def decode_json(data: bytes) -> Any:
+def decode_json(data: bytes, max_depth: int | None = MAX_DEPTH) -> Any:
+    """Decode a JSON body or frame; ``max_depth=None`` (replies to a client) skips the
+    nesting limit, which guards the server."""
     try:
         value = _json_decoder.decode(data)
     except msgspec.DecodeError as exc:
@@ -137,8 +139,8 @@ def decode_json(data: bytes) -> Any:
     except RecursionError:
         raise WireDecodeError("JSON nested too deeply") from None
     # Only a body with more brackets than the limit can be nested deeper (a cheap count first).
-    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _too_deep(value):
-        raise WireDecodeError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    if max_depth is not None and data.count(b"[") + data.count(b"{") > max_depth and _too_deep(value, max_depth):
+        raise WireDecodeError(f"JSON nested deeper than {max_depth} levels")
     if b'"$' in data:
         value = from_json_compat(value)
     return value
@@ -158,9 +160,9 @@ def _strip_undefined(value: Any) -> Any:
     return value
 
 
-def _check_cbor(value: Any) -> None:
+def _check_cbor(value: Any, max_depth: int | None) -> None:
     """Reject CBOR values that have no wire meaning here: tags we do not know, simple values,
-    non-string map keys, nesting deeper than :data:`MAX_DEPTH`, and shared values.
+    non-string map keys, nesting deeper than ``max_depth``, and shared values.
 
     cbor2 resolves the value-sharing tags (28/29) itself into one Python object referenced
     many times: 40 levels of pairs of references fit in 270 bytes and expand to 2**40 items
@@ -168,7 +170,9 @@ def _check_cbor(value: Any) -> None:
     visiting each one once."""
     seen: set[int] = set()
     level = [value]
-    for _ in range(MAX_DEPTH + 1):
+    depth = 0
+    while max_depth is None or depth <= max_depth:
+        depth += 1
         below: list[Any] = []
         for container in level:
             if id(container) in seen:
@@ -185,17 +189,18 @@ def _check_cbor(value: Any) -> None:
         if not below:
             return
         level = below
-    raise WireDecodeError(f"CBOR nested deeper than {MAX_DEPTH} levels")
+    raise WireDecodeError(f"CBOR nested deeper than {max_depth} levels")
 
 
-def decode_cbor(data: bytes) -> Any:
+def decode_cbor(data: bytes, max_depth: int | None = MAX_DEPTH) -> Any:
+    """Decode a CBOR body or frame (``max_depth`` as in :func:`decode_json`)."""
     try:
         value = cbor2.loads(data)
     except Exception as exc:  # noqa: BLE001  (cbor2 raises several error types on garbage)
         raise WireDecodeError(f"invalid CBOR: {exc}") from None
     try:
         if isinstance(value, list | dict):
-            _check_cbor(value)
+            _check_cbor(value, max_depth)
             if b"\xf7" in data:
                 value = _strip_undefined(value)
             if b"$" in data:
@@ -257,8 +262,10 @@ def _dumps(value: Any) -> bytes:
     return _cbor_dumps_plain(value, default=_cbor_dumps_default)
 
 
-def decode(data: bytes, encoding: Encoding) -> Any:
-    return decode_cbor(data) if encoding == "cbor" else decode_json(data)
+def decode(data: bytes, encoding: Encoding, max_depth: int | None = MAX_DEPTH) -> Any:
+    if encoding == "cbor":
+        return decode_cbor(data, max_depth)
+    return decode_json(data, max_depth)
 
 
 def encode(value: Any, encoding: Encoding) -> bytes:

@@ -53,6 +53,14 @@ async def test_handles_and_actions(server: ServerProcess, encoding: Any) -> None
         with pytest.raises(ActorError) as info:
             await created.action("getCount")
         assert info.value.code == "not_found"
+        # The server refuses requests nested deeper than 128 levels, but a client takes the
+        # replies its server sends, deeper ones included (over HTTP and over a connection).
+        deep: Any = []
+        for _ in range(200):
+            deep = [deep]
+        assert await handle.action("nested", 200) == deep
+        async with handle.connect() as conn:
+            assert await conn.action("nested", 200) == deep
 
 
 async def test_errors(server: ServerProcess, encoding: Any) -> None:
