@@ -11,7 +11,7 @@ import asyncio
 import enum
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -95,6 +95,8 @@ class LiveActor:
         "_schedule",
         "_state",
         "_state_reverted",
+        "_held_steps",
+        "_revert_cancelled_steps",
         "_steps_idle",
         "_steps_running",
         "_stopped",
@@ -126,7 +128,14 @@ class LiveActor:
         #: Until none runs, the state is left out of every commit (see ``begin_step``).
         self._steps_running = 0
         self._steps_idle: asyncio.Future[None] | None = None
-        #: A stop cancelled a step half-way and the state went back to the last saved one.
+        #: Finished join/race-branch steps waiting to record their entries (see
+        #: ``record_when_steps_idle``): the recording and whether it happened.
+        self._held_steps: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
+        #: Set while a workflow tears its branches down (a divergence): a step cancelled then
+        #: is reverted like one cancelled by a stop (see ``end_step``).
+        self._revert_cancelled_steps = 0
+        #: A cancelled step's changes were reverted: the calls in flight then, whose changes
+        #: went with them, are refused (until none is in flight, for an awake actor).
         self._state_reverted = False
         self._inflight = 0
         self._conns: dict[str, Conn] | None = None
@@ -251,17 +260,48 @@ class LiveActor:
     def end_step(self, token: Token[LiveActor | None], *, cancelled: bool = False) -> None:
         """The attempt's user code returned, raised or was cancelled."""
         _step_of.reset(token)
-        if cancelled and self.status is not Status.AWAKE and self._saved is not None:
-            # Stopping (a sleep, a shutdown): the step runs again after the restart, on the
-            # state last saved. Back to that state, so the final save (after `on_sleep`) does
-            # not store the first half of the step, which would then be applied twice.
+        stopping = self.status is not Status.AWAKE
+        if cancelled and (stopping or self._revert_cancelled_steps) and self._saved is not None:
+            # Stopping (a sleep, a shutdown), or the workflow failing on a divergence: the step
+            # runs again after the restart or the fix, on the state last saved. Back to that
+            # state, so no later save (the final one after `on_sleep`, or one of an action)
+            # stores the first half of the step, which would then be applied twice. Steps held
+            # for recording changed that state too: they are dropped (their branches are being
+            # cancelled as well) and run again.
             self._state = decoder_for(self.definition.state_type).decode(self._saved)
-            self._state_reverted = True
+            self._state_reverted = stopping or self._inflight > 0
+            held, self._held_steps = self._held_steps, []
+            for _, recorded in held:
+                recorded.cancel()
         self._steps_running -= 1
         if self._steps_running == 0:
+            # Record the held steps now, before anything else can stage the state that holds
+            # their changes: a commit carrying that state without their entries would, after a
+            # crash, run them again on top of their own changes.
+            held, self._held_steps = self._held_steps, []
+            for record, recorded in held:
+                if not recorded.done():  # (its branch was cancelled meanwhile)
+                    record()
+                    recorded.set_result(None)
             idle, self._steps_idle = self._steps_idle, None
             if idle is not None and not idle.done():
                 idle.set_result(None)
+
+    async def record_when_steps_idle(self, record: Callable[[], None]) -> None:
+        """Run ``record`` (a finished join/race-branch step staging its entry) once no step
+        attempt runs, and return after. It runs synchronously inside the last attempt's
+        :meth:`end_step`, so the commit that carries the state with this step's changes also
+        carries its entry. Cancelled while waiting (its branch, or a revert): not run."""
+        if not self._steps_running:
+            record()
+            return
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._held_steps.append((record, recorded))
+        try:
+            await recorded
+        except asyncio.CancelledError:
+            self._held_steps = [held for held in self._held_steps if held[1] is not recorded]
+            raise
 
     async def until_steps_idle(self) -> None:
         """Wait until no step attempt runs user code (at once if none does). Code running
@@ -340,8 +380,10 @@ class LiveActor:
             if state_before is None or self._encode_state() != state_before:
                 await self.until_steps_idle()
         if self._state_reverted:
-            # A stop cancelled a step and reverted the state, with this call's change.
-            raise ActorAbortedError("The actor is stopping")
+            # A stop (or a divergence) cancelled a step and reverted the state, with this
+            # call's change.
+            stopping = self.status is not Status.AWAKE
+            raise ActorAbortedError("The actor is stopping" if stopping else "A step this call overlapped was reverted")
         if self._stage_state():
             self._durable = self.runtime.storage.commit()
         await self._wait_saved()
@@ -443,6 +485,8 @@ class LiveActor:
         """Leave a call; returns True when the caller must run a requested destroy itself."""
         self._inflight -= 1
         if self._inflight == 0:
+            if self.status is Status.AWAKE:
+                self._state_reverted = False  # the calls a revert caught have all ended
             if self._destroy_requested:
                 if destroy_inline:
                     return True

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .._errors import (
@@ -45,6 +46,43 @@ B = TypeVar("B")
 
 _UNSET: Any = object()
 _CONTROL = (HistoryDivergedError, EntryInProgressError, RollbackStop, RollbackCheckpointError)
+#: Errors that end the workflow run at once, in every branch of a join or race. RollbackStop
+#: ends only its own branch: the others still replay up to their own end, registering the
+#: compensations of their completed steps.
+_STOPS_SIBLINGS = (HistoryDivergedError, EntryInProgressError, RollbackCheckpointError)
+
+
+def _record_step(engine: WorkflowEngine, location: bytes, entry: Entry, output: bytes | None) -> None:
+    """Stage a step's completed entry."""
+    entry.status = "completed"
+    entry.error = None
+    entry.completed_at = engine.clock.now()
+    entry.output = output
+    engine.put_entry(location, entry)
+
+
+def _stop_siblings_on_error(engine: WorkflowEngine, tasks: list[asyncio.Task[Any]]) -> list[BaseException]:
+    """When a join branch fails with a divergence (or another error that ends the run), cancel
+    the other branches at once: they would otherwise go on and commit new steps, or wait
+    forever and hide the error. Steps they had half run are reverted (``end_step``). Returns
+    the list that receives the error; while it is not empty, the caller owns one count of
+    ``_revert_cancelled_steps`` and must give it back once every task has settled."""
+    stopped: list[BaseException] = []
+
+    def on_done(task: asyncio.Task[Any]) -> None:
+        if stopped or task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, _STOPS_SIBLINGS):
+            stopped.append(exc)
+            engine.actor._revert_cancelled_steps += 1
+            for other in tasks:
+                if other is not task:
+                    other.cancel()
+
+    for task in tasks:
+        task.add_done_callback(on_done)
+    return stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,19 +256,29 @@ class WorkflowContext:
 
     def _claim(self, name: str) -> None:
         if self._pending is not None:
-            raise EntryInProgressError(self._child_path(name))
+            raise self._halt(EntryInProgressError(self._child_path(name)))
         self._pending = name
+
+    def _halt(self, exc: WorkflowError) -> WorkflowError:
+        """The code does not match the history: the run ends with ``exc``. Every other branch
+        of a join or race stops at its next entry or step, before running any more user code
+        or writing anything (they run in the same loop turn, before the failing branch's
+        task can cancel them)."""
+        self._engine.halted = exc
+        return exc
 
     def _enter(self, name: str, kind: str) -> tuple[bytes, Entry | None]:
         """Locate entry ``name`` of ``kind`` in this scope; check order, duplicates and type."""
+        if self._engine.halted is not None:
+            raise asyncio.CancelledError()  # another branch diverged (see _halt)
         # The entry's path (a new string per call) is only built for an error.
         if name in self._names:
-            raise HistoryDivergedError(
+            raise self._halt(HistoryDivergedError(
                 self._child_path(name),
                 _describe(kind, name),
                 "a duplicate name",
                 "Each step/loop/sleep/queue.next/join/race must have a unique name within its scope",
-            )
+            ))
         engine = self._engine
         history = engine.history
         index = history._name_index.get(name)
@@ -241,12 +289,12 @@ class WorkflowContext:
             if want != location:
                 recorded = history.entries[want]
                 path = self._child_path(name)
-                raise HistoryDivergedError(
+                raise self._halt(HistoryDivergedError(
                     path,
                     _describe(recorded.kind, history.readable(want)),
                     _describe(kind, path),
                     "Workflow code may have changed; use ctx.removed() to retire entries",
-                )
+                ))
             self._cursor += 1
         self._names.add(name)
         if location is None:
@@ -255,20 +303,20 @@ class WorkflowContext:
         entry = history.entries.get(location)
         if entry is not None and entry.kind != kind:
             path = self._child_path(name)
-            raise HistoryDivergedError(path, _describe(kind, path), _describe(entry.kind, path))
+            raise self._halt(HistoryDivergedError(path, _describe(kind, path), _describe(entry.kind, path)))
         return location, entry
 
     def _enter_loose(self, name: str, kinds: tuple[str, ...]) -> tuple[bytes, Entry | None]:
         """Locate a removed/version_check entry: matched by name, not by position."""
         path = self._child_path(name)
         if name in self._names:
-            raise HistoryDivergedError(path, _describe(kinds[0], name), "a duplicate name")
+            raise self._halt(HistoryDivergedError(path, _describe(kinds[0], name), "a duplicate name"))
         self._names.add(name)
         engine = self._engine
         location = self._loc + name_segment(engine.history.intern(name, engine.stage))
         entry = engine.history.entries.get(location)
         if entry is not None and entry.kind not in kinds:
-            raise HistoryDivergedError(path, " or ".join(kinds), _describe(entry.kind, path))
+            raise self._halt(HistoryDivergedError(path, " or ".join(kinds), _describe(entry.kind, path)))
         if location in self._expected[self._cursor :]:
             self._expected.remove(location)
         return location, entry
@@ -276,17 +324,17 @@ class WorkflowContext:
     def _finish_scope(self) -> None:
         """End of a scope: an entry never awaited, or recorded entries never visited, are errors."""
         if self._pending is not None:
-            raise EntryInProgressError(self._child_path(self._pending))
+            raise self._halt(EntryInProgressError(self._child_path(self._pending)))
         if self._cursor < len(self._expected):
             history = self._engine.history
             want = self._expected[self._cursor]
             entry = history.entries[want]
-            raise HistoryDivergedError(
+            raise self._halt(HistoryDivergedError(
                 history.readable(want),
                 _describe(entry.kind, history.readable(want)),
                 f"the end of scope {self._path or '<root>'!r}",
                 "Entry exists in history but was not visited; use ctx.removed() to retire it",
-            )
+            ))
 
     def _sub(self, location: bytes, path: str, in_branch: bool = False, race: bool = False) -> WorkflowContext:
         return WorkflowContext(
@@ -407,6 +455,8 @@ class WorkflowContext:
             entry.attempts += 1
             entry.last_attempt_at = clock.now()
             actor = engine.actor
+            if engine.halted is not None:
+                raise asyncio.CancelledError()  # another branch diverged (see _halt)
             # In a join/race branch, what the state was when this attempt began (see below).
             before = actor.state_blob() if self._in_branch else None
             token = in_workflow_code.set(False)
@@ -456,18 +506,16 @@ class WorkflowContext:
                 raise StepExhaustedError(self._child_path(name), entry.error) from exc
             actor.end_step(step)
             in_workflow_code.reset(token)
+            output = None if result is None else encode(result)
             if actor._steps_running and (before is None or actor.state_blob() != before):
                 # Another branch's step is running, and the state changed while this one ran:
                 # this step's changes can only commit in a state that holds that step's
-                # unfinished ones too, so this step is recorded once none runs. (If nothing
-                # changed, this step has no state to commit: a race is not held up by a
-                # losing branch's step.)
-                await actor.until_steps_idle()
-            entry.status = "completed"
-            entry.error = None
-            entry.completed_at = clock.now()
-            entry.output = None if result is None else encode(result)
-            engine.put_entry(location, entry)
+                # unfinished ones too, so this step is recorded once none runs (by the end of
+                # the last one, before it stages the state). If nothing changed, this step has
+                # no state to commit: a race is not held up by a losing branch's step.
+                await actor.record_when_steps_idle(partial(_record_step, engine, location, entry, output))
+            else:
+                _record_step(engine, location, entry, output)
             if self._race_roots:
                 self._consume_race_takes()
             if rollback is not None:
@@ -782,7 +830,14 @@ class WorkflowContext:
             for _ in range(len(to_run) - 1):
                 engine.inc()
             tasks = [asyncio.get_running_loop().create_task(run(b)) for b in to_run]
-            settled = await asyncio.gather(*tasks, return_exceptions=True)
+            stopped = _stop_siblings_on_error(engine, tasks)
+            try:
+                settled = await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                if stopped:
+                    engine.actor._revert_cancelled_steps -= 1
+            if stopped:
+                raise stopped[0]
             for value in settled:
                 if isinstance(value, _CONTROL) or isinstance(value, asyncio.CancelledError):
                     raise value
@@ -846,6 +901,7 @@ class WorkflowContext:
         errors: dict[str, BaseException] = {}
         winner: str | None = None
         value: Any = None
+        control: BaseException | None = None
         engine.dec()
         try:
             while pending and winner is None:
@@ -858,15 +914,25 @@ class WorkflowContext:
                         if winner is None:
                             winner, value = tasks[task], task.result()
                     elif isinstance(exc, _CONTROL):
+                        control = exc
                         raise exc
                     else:
                         errors[tasks[task]] = exc
         finally:
             engine.inc()
+            # Losers are cancelled as they are; after a divergence (the workflow fails), the
+            # steps cancelled half-way are reverted too (see _stop_siblings_on_error).
+            reverting = bool(pending) and isinstance(control, _STOPS_SIBLINGS)
+            if reverting:
+                engine.actor._revert_cancelled_steps += 1
             for task in pending:
                 task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            try:
+                if pending:
+                    await asyncio.wait(pending)
+            finally:
+                if reverting:
+                    engine.actor._revert_cancelled_steps -= 1
         records = entry.branches if entry.branches is not None else {}
         if winner is None:
             self._settle_race_takes(location, ())

@@ -134,6 +134,8 @@ class WorkflowEngine:
         #: they were completable): a losing branch's go back to the queue (see ``_race``).
         self.race_takes: dict[bytes, tuple[Entry, bool]] = {}
         self.error: BaseException | None = None
+        #: The divergence that ends this run (set where it is raised; see ``WorkflowContext._halt``).
+        self.halted: BaseException | None = None
         #: Loops in progress: location -> (iteration, state). The stored loop entry is rewritten
         #: only at loop checkpoints; this is what the inspector shows while the actor is awake.
         self.live_loops: dict[bytes, tuple[int, Any]] = {}
