@@ -217,7 +217,10 @@ class WorkflowEngine:
 
         def unblock(_: object = None) -> None:
             nonlocal unblocked
-            if not unblocked:
+            # Not while the actor stops: a sleep cancels the wait, and counting the workflow
+            # as running again then would make the final save store a "resume now" alarm
+            # (every restart would wake the actor for nothing).
+            if not unblocked and self._awake():
                 unblocked = True
                 self.inc()
 

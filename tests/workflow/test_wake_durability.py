@@ -1,4 +1,5 @@
-"""A message that wakes a waiting workflow persists the wake-up with itself (SEMANTICS 3, 12).
+"""Alarms of waiting workflows (SEMANTICS 3, 12): a message that wakes a waiting workflow
+persists the wake-up with itself, and an idle-sleeping one stores exactly its own deadline.
 
 A workflow blocked in ``queue.next`` persists no alarm: the message's arrival wakes it. If the
 process dies after the message's commit and before the next one, the restarted runtime must
@@ -17,6 +18,7 @@ import msgspec
 from rivet_dsl import Actor, StorageError, WorkflowContext, queue, setup, workflow
 from rivet_dsl.runtime import Runtime
 from rivet_dsl.storage import SqliteStorage, WriteBatch
+from rivet_dsl.testing import MockClock
 
 
 class Processed:
@@ -48,7 +50,13 @@ class Waiting(Actor[Got]):
             Processed.done.set()
 
 
-registry = setup(Waiting)
+class Napping(Actor[Got]):
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        await ctx.sleep("nap", 1000.0)
+
+
+registry = setup(Waiting, Napping)
 
 
 class DiesAfterMessages(SqliteStorage):
@@ -92,5 +100,27 @@ async def test_messages_committed_before_a_crash_are_processed_after_restart(tmp
     try:
         await asyncio.wait_for(Processed.done.wait(), timeout=10)
         assert Processed.actors == acknowledged
+    finally:
+        await runtime.stop()
+
+
+async def test_an_idle_sleeping_workflow_stores_its_own_deadline_not_an_immediate_wake(tmp_path: Path) -> None:
+    clock = MockClock()
+    runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "alarms.db"), clock=clock)
+    await runtime.start()
+    try:
+        waiting = (await runtime.get_or_create("waiting", ["idle"])).actor_id
+        napping = (await runtime.get_or_create("napping", ["idle"])).actor_id
+        deadline = clock.now() + 1000.0
+        for actor_id in (waiting, napping):
+            actor = await runtime.acquire(actor_id)
+            while actor.workflow is None:
+                await asyncio.sleep(0)  # the run task is spawned on wake; let it start
+            await actor.workflow.until_blocked()
+        await clock.advance(60.0)  # past sleep_timeout: both idle-sleep
+        assert not runtime.is_awake(waiting) and not runtime.is_awake(napping)
+        # Before, the sleep's cancelled wait counted the workflow as running again, and the
+        # final save stored "resume now": every restart woke both actors for nothing.
+        assert dict(await runtime.storage.load_alarms()) == {napping: deadline}
     finally:
         await runtime.stop()
