@@ -31,7 +31,15 @@ from ..actor._guard import in_workflow_code
 from ..runtime._codec import decoder_for, encode
 from ..runtime._queue import QueueMessage, queue_names
 from ..storage import QueueRow
-from ._engine import RollbackCheckpointError, RollbackContext, RollbackStop, WorkflowEngine, decode_output, hint_of
+from ._engine import (
+    RollbackCheckpointError,
+    RollbackContext,
+    RollbackStop,
+    WorkflowEngine,
+    decode_output,
+    hint_of,
+    state_hint_of,
+)
 from ._history import Branch, Entry, iteration_segment, name_segment
 
 if TYPE_CHECKING:
@@ -599,7 +607,7 @@ class WorkflowContext:
             if entry.status == "completed":
                 return decode_output(out_hint, entry.output)
             if stateful and entry.state is not None:
-                state = decode_output(type(state) if state is not None else Any, entry.state)
+                state = decode_output(state_hint_of(fn, state), entry.state)
         iteration = entry.iteration
         live = engine.live_loops
         while True:

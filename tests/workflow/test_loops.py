@@ -10,7 +10,7 @@ from rivet_dsl.testing import MockClock, TestEnvironment
 from rivet_dsl.workflows._history import PREFIX, Entry, History
 
 from ._helpers import checkpoint, settle
-from ._scenario import Scenario, calls, history, registry, result, scenario, start
+from ._scenario import Job, Scenario, calls, history, registry, result, scenario, start
 
 
 @scenario
@@ -34,6 +34,29 @@ async def stateless_queue(self: Scenario, ctx: WorkflowContext) -> Any:
         return None
 
     return await ctx.loop("work", body)
+
+
+@scenario
+async def struct_state(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def body(loop: WorkflowContext, jobs: list[Job]) -> Loop[int]:
+        message = await loop.queue.next("next", names=[self.jobs])
+        jobs = [*jobs, message.body]
+        # Attribute access: the state must come back as Jobs after a wake, not as dicts.
+        total = sum(job.value for job in jobs)
+        await loop.step("sum", self.note, f"{len(jobs)}:{total}")
+        return Loop.break_(total) if len(jobs) == 4 else Loop.continue_(jobs)
+
+    return await ctx.loop("collect", body, state=[], history_prune_interval=2)
+
+
+async def test_a_loop_state_comes_back_as_its_annotated_type(mode: str) -> None:
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        h = await start(env, "struct_state", mode)
+        for value in (1, 2, 3, 4):
+            await checkpoint(env, h, mode)
+            await h.send("jobs", {"value": value})
+        assert await result(env, h) == ("completed", 10)
+        assert (await h.action("get_state"))["log"] == ["1:1", "2:3", "3:6", "4:10"]
 
 
 async def test_stateful_loop_breaks_with_value(mode: str) -> None:
