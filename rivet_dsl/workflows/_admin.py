@@ -196,5 +196,13 @@ async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = N
         import asyncio
 
         await asyncio.wait([task])
+    # Completable messages handed off in the deleted entries and never completed are held:
+    # the rerun takes them again (their senders still get the answer).
+    queue = actor.queue if actor.definition.queues else None
+    for entry in history.entries.values():
+        if queue is not None and entry.seq >= cut and entry.kind == "message":
+            for seq, name, _body, _created_at, completed in entry.messages or []:
+                if not completed:
+                    queue.release(seq, name)
     await actor.commit()
     restart_workflow(actor)

@@ -12,7 +12,7 @@ from rivet_dsl.testing import MockClock, TestEnvironment
 from rivet_dsl.workflows import WorkflowInFlightError, replay_from_step, workflow_history
 
 from ._helpers import checkpoint, settle
-from ._scenario import Scenario, calls, history, registry, result, scenario, start
+from ._scenario import Reply, Scenario, calls, history, registry, result, scenario, start
 
 
 @scenario
@@ -195,3 +195,32 @@ async def test_step_calling_destroy_destroys_actor() -> None:
             await env.client.get_for_id("scenario", actor_id).action("get_state")
         assert info.value.code == "not_found"
         assert calls("self_destruct", "live", "work") == 1
+
+
+@scenario
+async def held_request(self: Scenario, ctx: WorkflowContext) -> Any:
+    message = await ctx.queue.next("request", names=[self.requests], completable=True)
+    await ctx.step("apply", self.add, message.body.value)
+    await ctx.sleep("nap", 100.0)
+    await message.complete(Reply(echo=message.body.value * 2))
+    return "answered"
+
+
+async def test_replay_from_the_start_takes_a_held_message_again(mode: str) -> None:
+    clock = MockClock()
+    async with TestEnvironment(registry, clock=clock) as env:
+        h = await start(env, "held_request", mode)
+        await checkpoint(env, h, mode)
+        send = asyncio.ensure_future(h.send("requests", {"value": 5}, wait=True, timeout=1000))
+        await checkpoint(env, h, mode)  # the message is held, uncompleted, during the nap
+        await replay_from_step(env.runtime, await h.resolve())
+        # Before, the message stayed held by the cancelled run: the rerun waited for it forever
+        # and the sender never got an answer.
+        await checkpoint(env, h, mode)
+        await clock.advance(200.0)
+        assert await result(env, h) == ("completed", "answered")
+        if mode == "live":  # (after a crash, the sender's connection is gone)
+            answer = await asyncio.wait_for(send, 10)
+            assert (answer.status, answer.response) == ("completed", {"echo": 10})
+        send.cancel()
+        assert (await h.action("get_state"))["total"] == 10  # applied by the first run and the rerun
