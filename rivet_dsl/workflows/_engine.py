@@ -88,29 +88,17 @@ def hint_of(fn: Any) -> Any:
     return hint
 
 
-_state_hint_cache: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
 def state_hint_of(fn: Any, initial: Any) -> Any:
     """The type a stateful loop's state is restored as: the annotation of ``fn``'s state
     parameter (the one after the context), else the type of the initial state, else ``Any``.
     Only the annotation restores what the state holds (``list[Job]`` brings back ``Job``s;
-    ``list`` brings back dicts)."""
+    ``list`` brings back dicts). Not cached: it runs once per loop per wake."""
     func = getattr(fn, "__func__", fn)
     try:
-        hint = _state_hint_cache[func]
-    except (KeyError, TypeError):
+        params = list(inspect.signature(func).parameters.values())
+        hint = typing.get_type_hints(func).get(params[1].name, Any) if len(params) >= 2 else Any
+    except Exception:
         hint = Any
-        try:
-            params = list(inspect.signature(func).parameters.values())
-            if len(params) >= 2:
-                hint = typing.get_type_hints(func).get(params[1].name, Any)
-        except Exception:
-            hint = Any
-        try:
-            _state_hint_cache[func] = hint
-        except TypeError:
-            pass
     if hint is Any and initial is not None:
         return type(initial)
     return hint
