@@ -9,17 +9,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections import Counter
 from pathlib import Path
 
-from rivet_dsl import HistoryDivergedError, StorageError, WorkflowContext, action, setup, workflow
+from rivet_dsl import HistoryDivergedError, WorkflowContext, action, setup, workflow
 from rivet_dsl.runtime import Runtime
-from rivet_dsl.storage import SqliteStorage, WriteBatch
+from rivet_dsl.storage import SqliteStorage
 from rivet_dsl.testing import MockClock, TestEnvironment
 
-from ._helpers import settle
+from ._helpers import DiesAfter, blocked, settle
 from .test_step_isolation import GATES, Observed, new_gates
 
 CALLS: Counter[str] = Counter()
@@ -101,27 +99,6 @@ class RaceDiverging(Observed):
 registry = setup(HeldJoin, JoinDiverging, RaceDiverging)
 
 
-class DiesAfter(SqliteStorage):
-    """The real store, except that once :meth:`allow` is called, the process "dies" after that
-    many more transactions: every later one fails without writing anything."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.left: int | None = None
-        self.died = threading.Event()
-
-    def allow(self, transactions: int) -> None:
-        self.left = transactions
-
-    def _apply_sync(self, batch: WriteBatch, bulk: bool, checkpoint: bool = False) -> None:
-        if self.left is not None:
-            if self.left == 0:
-                self.died.set()
-                raise StorageError("the process died")
-            self.left -= 1
-        super()._apply_sync(batch, bulk, checkpoint)
-
-
 async def test_a_held_branch_step_commits_with_the_step_whose_end_releases_it(tmp_path: Path) -> None:
     new_gates()
     CALLS.clear()
@@ -134,17 +111,13 @@ async def test_a_held_branch_step_commits_with_the_step_whose_end_releases_it(tm
     await runtime.storage.commit()
     dying.allow(1)  # the commit that ends a1 lands, nothing after it
     GATES["release"].set()
-    assert await asyncio.get_running_loop().run_in_executor(None, dying.died.wait, 10)
+    assert await dying.until_died()
     await runtime.crash()
 
     runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "rivet.db"))
     await runtime.start()
     try:
-        actor = await runtime.acquire(actor_id)
-        while actor.workflow is None:
-            await asyncio.sleep(0)  # the run task is spawned on wake; let it start
-        await actor.workflow.until_blocked()
-        state = actor.get_state()
+        state = (await blocked(runtime, actor_id)).get_state()
         # Before, that commit carried b1's change without b1's entry: b1 ran again (b == 2).
         assert (state.a, state.b, CALLS["b1"]) == (1, 1, 1)
     finally:

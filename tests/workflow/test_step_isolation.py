@@ -17,7 +17,7 @@ from rivet_dsl.runtime import Runtime
 from rivet_dsl.storage import SqliteStorage
 from rivet_dsl.testing import TestEnvironment
 
-from ._helpers import settle
+from ._helpers import blocked, settle
 
 #: Per test phase: "entered" is set when a gated step has changed the state and suspends,
 #: "release" lets it finish. Replaced before a restart so the re-run gets fresh ones.
@@ -265,13 +265,10 @@ async def test_a_stop_during_a_step_saves_the_state_from_before_it(tmp_path: Pat
     runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "rivet.db"))
     await runtime.start()
     try:
-        actor = await runtime.acquire(actor_id)
+        await runtime.acquire(actor_id)
         await GATES["entered"].wait()  # the step runs again after the restart
         GATES["release"].set()
-        while actor.workflow is None:
-            await asyncio.sleep(0)
-        await actor.workflow.until_blocked()
-        assert actor.get_state().total == 5
+        assert (await blocked(runtime, actor_id)).get_state().total == 5
     finally:
         await runtime.stop()
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import msgspec
 
-from rivet_dsl import Actor, StorageError, WorkflowContext, queue, setup, workflow
+from rivet_dsl import Actor, WorkflowContext, queue, setup, workflow
 from rivet_dsl.runtime import Runtime
-from rivet_dsl.storage import SqliteStorage, WriteBatch
+from rivet_dsl.storage import SqliteStorage
 from rivet_dsl.testing import MockClock
+
+from ._helpers import DiesAfter, blocked
 
 
 class Processed:
@@ -59,34 +61,16 @@ class Napping(Actor[Got]):
 registry = setup(Waiting, Napping)
 
 
-class DiesAfterMessages(SqliteStorage):
-    """The real store, except that the process "dies" after the first transaction carrying
-    queue messages: every later transaction fails without writing anything."""
-
-    armed = False
-    dead = False
-
-    def _apply_sync(self, batch: WriteBatch, bulk: bool, checkpoint: bool = False) -> None:
-        if self.dead:
-            raise StorageError("the process died")
-        super()._apply_sync(batch, bulk, checkpoint)
-        if self.armed and batch.enqueued:
-            self.dead = True
-
-
 async def test_messages_committed_before_a_crash_are_processed_after_restart(tmp_path: Path) -> None:
     path = tmp_path / "wake.db"
     actors = 300  # more than a batch that commits eagerly (256 writes)
-    dying = DiesAfterMessages(path)
+    dying = DiesAfter(path)
     runtime = Runtime(registry, storage=dying)
     await runtime.start()
     ids = [(await runtime.get_or_create("waiting", [f"w{i}"])).actor_id for i in range(actors)]
     for actor_id in ids:
-        actor = await runtime.acquire(actor_id)
-        while actor.workflow is None:
-            await asyncio.sleep(0)  # the run task is spawned on wake; let it start
-        await actor.workflow.until_blocked()  # waiting in queue.next, committed
-    dying.armed = True
+        await blocked(runtime, actor_id)  # waiting in queue.next, committed
+    dying.allow(1)  # the first batch of messages lands, nothing after it
     sends = [asyncio.ensure_future(runtime.send(actor_id, "jobs", 7)) for actor_id in ids]
     await asyncio.wait(sends, return_when=asyncio.ALL_COMPLETED)
     await runtime.crash()
@@ -113,10 +97,7 @@ async def test_an_idle_sleeping_workflow_stores_its_own_deadline_not_an_immediat
         napping = (await runtime.get_or_create("napping", ["idle"])).actor_id
         deadline = clock.now() + 1000.0
         for actor_id in (waiting, napping):
-            actor = await runtime.acquire(actor_id)
-            while actor.workflow is None:
-                await asyncio.sleep(0)  # the run task is spawned on wake; let it start
-            await actor.workflow.until_blocked()
+            await blocked(runtime, actor_id)
         await clock.advance(60.0)  # past sleep_timeout: both idle-sleep
         assert not runtime.is_awake(waiting) and not runtime.is_awake(napping)
         # Before, the sleep's cancelled wait counted the workflow as running again, and the
