@@ -95,9 +95,9 @@ class LiveActor:
         "_schedule",
         "_state",
         "_state_reverted",
-        "_held_steps",
-        "_revert_cancelled_steps",
+        "_steps_held",
         "_steps_idle",
+        "_steps_reverting",
         "_steps_running",
         "_stopped",
         "actor_id",
@@ -130,10 +130,10 @@ class LiveActor:
         self._steps_idle: asyncio.Future[None] | None = None
         #: Finished join/race-branch steps waiting to record their entries (see
         #: ``record_when_steps_idle``): the recording and whether it happened.
-        self._held_steps: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
+        self._steps_held: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
         #: Set while a workflow tears its branches down (a divergence): a step cancelled then
         #: is reverted like one cancelled by a stop (see ``end_step``).
-        self._revert_cancelled_steps = 0
+        self._steps_reverting = 0
         #: A cancelled step's changes were reverted: the calls in flight then, whose changes
         #: went with them, are refused (until none is in flight, for an awake actor).
         self._state_reverted = False
@@ -261,7 +261,7 @@ class LiveActor:
         """The attempt's user code returned, raised or was cancelled."""
         _step_of.reset(token)
         stopping = self.status is not Status.AWAKE
-        if cancelled and (stopping or self._revert_cancelled_steps) and self._saved is not None:
+        if cancelled and (stopping or self._steps_reverting) and self._saved is not None:
             # Stopping (a sleep, a shutdown), or the workflow failing on a divergence: the step
             # runs again after the restart or the fix, on the state last saved. Back to that
             # state, so no later save (the final one after `on_sleep`, or one of an action)
@@ -270,7 +270,7 @@ class LiveActor:
             # cancelled as well) and run again.
             self._state = decoder_for(self.definition.state_type).decode(self._saved)
             self._state_reverted = stopping or self._inflight > 0
-            held, self._held_steps = self._held_steps, []
+            held, self._steps_held = self._steps_held, []
             for _, recorded in held:
                 recorded.cancel()
         self._steps_running -= 1
@@ -278,7 +278,7 @@ class LiveActor:
             # Record the held steps now, before anything else can stage the state that holds
             # their changes: a commit carrying that state without their entries would, after a
             # crash, run them again on top of their own changes.
-            held, self._held_steps = self._held_steps, []
+            held, self._steps_held = self._steps_held, []
             for record, recorded in held:
                 if not recorded.done():  # (its branch was cancelled meanwhile)
                     record()
@@ -296,11 +296,11 @@ class LiveActor:
             record()
             return
         recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._held_steps.append((record, recorded))
+        self._steps_held.append((record, recorded))
         try:
             await recorded
         except asyncio.CancelledError:
-            self._held_steps = [held for held in self._held_steps if held[1] is not recorded]
+            self._steps_held = [held for held in self._steps_held if held[1] is not recorded]
             raise
 
     async def until_steps_idle(self) -> None:

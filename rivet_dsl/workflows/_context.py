@@ -74,7 +74,7 @@ def _stop_siblings_on_error(engine: WorkflowEngine, tasks: list[asyncio.Task[Any
     the other branches at once: they would otherwise go on and commit new steps, or wait
     forever and hide the error. Steps they had half run are reverted (``end_step``). Returns
     the list that receives the error; while it is not empty, the caller owns one count of
-    ``_revert_cancelled_steps`` and must give it back once every task has settled."""
+    ``_steps_reverting`` and must give it back once every task has settled."""
     stopped: list[BaseException] = []
 
     def on_done(task: asyncio.Task[Any]) -> None:
@@ -83,7 +83,7 @@ def _stop_siblings_on_error(engine: WorkflowEngine, tasks: list[asyncio.Task[Any
         exc = task.exception()
         if isinstance(exc, _STOPS_SIBLINGS):
             stopped.append(exc)
-            engine.actor._revert_cancelled_steps += 1
+            engine.actor._steps_reverting += 1
             for other in tasks:
                 if other is not task:
                     other.cancel()
@@ -843,7 +843,7 @@ class WorkflowContext:
                 settled = await asyncio.gather(*tasks, return_exceptions=True)
             finally:
                 if stopped:
-                    engine.actor._revert_cancelled_steps -= 1
+                    engine.actor._steps_reverting -= 1
             if stopped:
                 raise stopped[0]
             for value in settled:
@@ -932,7 +932,7 @@ class WorkflowContext:
             # steps cancelled half-way are reverted too (see _stop_siblings_on_error).
             reverting = bool(pending) and isinstance(control, _STOPS_SIBLINGS)
             if reverting:
-                engine.actor._revert_cancelled_steps += 1
+                engine.actor._steps_reverting += 1
             for task in pending:
                 task.cancel()
             try:
@@ -940,7 +940,7 @@ class WorkflowContext:
                     await asyncio.wait(pending)
             finally:
                 if reverting:
-                    engine.actor._revert_cancelled_steps -= 1
+                    engine.actor._steps_reverting -= 1
         records = entry.branches if entry.branches is not None else {}
         if winner is None:
             self._settle_race_takes(location, ())
