@@ -87,6 +87,7 @@ class LiveActor:
         "_durable",
         "_inflight",
         "_logger",
+        "_lost",
         "_queue",
         "_ready",
         "_run_active",
@@ -137,6 +138,9 @@ class LiveActor:
         #: A cancelled step's changes were reverted: the calls in flight then, whose changes
         #: went with them, are refused (until none is in flight, for an awake actor).
         self._state_reverted = False
+        #: A transaction with writes of this incarnation failed: it was dropped, and every
+        #: call still finishing on it fails (see ``Storage._failed``).
+        self._lost = False
         self._inflight = 0
         self._conns: dict[str, Conn] | None = None
         self._queue: ActorQueue | None = None
@@ -321,7 +325,7 @@ class LiveActor:
     def _stage_state(self) -> bool:
         """Put the state in the pending batch if it changed since the last save (not while a
         step attempt runs: see ``begin_step``)."""
-        if self.definition.stateless or self._steps_running:
+        if self.definition.stateless or self._steps_running or self._lost:
             return False
         blob = self._encode_state()
         if blob == self._saved:
@@ -350,19 +354,27 @@ class LiveActor:
 
     async def _wait_saved(self) -> None:
         durable = self._durable
-        if durable is None:
-            return
-        try:
-            await wait_durable(durable)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # What is in memory was never committed: drop this incarnation so the next call
-            # reloads the last committed state (nothing unacknowledged may leak out).
-            self.runtime.drop_live(self)
-            raise StorageError(f"commit failed: {exc}") from None
-        if self._durable is durable:
-            self._durable = None
+        if durable is not None:
+            try:
+                await wait_durable(durable)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # What is in memory was never committed: drop this incarnation so the next call
+                # reloads the last committed state (nothing unacknowledged may leak out).
+                self.runtime.drop_live(self)
+                raise StorageError(f"commit failed: {exc}") from None
+            if self._durable is durable:
+                self._durable = None
+        if self._lost:
+            # This call's writes were made on top of a failed commit and were dropped.
+            raise StorageError("commit failed: an earlier write of this actor failed")
+
+    def lose(self) -> None:
+        """A transaction with writes of this incarnation failed (see ``Storage._failed``):
+        what is in memory is ahead of storage, and what it writes from now on is dropped."""
+        self._lost = True
+        self.runtime.drop_live(self)
 
     def _state_while_stepping(self) -> bytes | None:
         """The encoded state when a call starts while another context's step runs (else None):
@@ -713,7 +725,7 @@ class LiveActor:
         self.runtime.disarm_alarm(self.actor_id)
         try:
             self._durable = self.runtime.storage.commit()
-            await wait_durable(self._durable)
+            await self._wait_saved()
         finally:
             self.status = Status.STOPPED
 

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["ActorInfo", "Runtime"]
 
 _log = logging.getLogger("rivet_dsl.runtime")
+
+#: Seconds after a failed commit at which an actor with a run handler that it dropped is woken
+#: again (see ``Runtime._commit_failed``).
+RETRY_AFTER_FAILED_COMMIT = 1.0
 T = TypeVar("T")
 
 
@@ -145,6 +149,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Open storage and arm the alarms of sleeping actors (schedules, workflow timers)."""
+        self.storage.on_commit_failed = self._commit_failed
         await self.storage.open()
         self._running = True
         for actor_id, at in await self.storage.load_alarms():
@@ -336,6 +341,7 @@ class Runtime:
     async def _wake(self, actor_id: str) -> LiveActor:
         if not self._running:
             raise ActorNotFoundError("The runtime is not running")
+        self.storage.unfence(actor_id)
         record = await self.storage.load_actor(actor_id)
         current = self._live.get(actor_id)
         if current is not None:  # woken concurrently while we were reading
@@ -370,6 +376,20 @@ class Runtime:
         if self._live_by_key.get(key) is actor:
             del self._live_by_key[key]
         self.idle.remove(actor)
+
+    def _commit_failed(self, actor_ids: set[str]) -> None:
+        """A transaction failed: the live actors it had writes of are dropped (their calls
+        in flight fail; the next call reloads what is committed)."""
+        _log.error("a commit failed; dropping %d actor(s) whose writes it carried", len(actor_ids))
+        for actor_id in actor_ids:
+            actor = self._live.get(actor_id)
+            if actor is not None:
+                actor.lose()
+                if actor.definition.run_kind != "none" and self._running:
+                    # Its run handler was working (a workflow between steps, a message just
+                    # handed to it): woken again from what is committed, after a pause that
+                    # keeps a store that keeps failing from being hammered.
+                    self.arm_alarm(actor_id, self.clock.now() + RETRY_AFTER_FAILED_COMMIT)
 
     def drop_live(self, actor: LiveActor) -> None:
         """Forget an incarnation whose in-memory data may be ahead of storage."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
@@ -177,9 +178,29 @@ class WriteBatch:
 
     def drop_destroyed(self) -> None:
         """Remove writes that target actors destroyed in this batch (their ids never return)."""
-        gone = self.destroyed
-        if not gone:
-            return
+        if self.destroyed:
+            self._drop(self.destroyed)
+
+    def actor_ids(self) -> set[str]:
+        """The actors this batch writes for."""
+        return (
+            set(self.created)
+            | set(self.states)
+            | set(self.alarms)
+            | {actor_id for actor_id, _ in self.enqueued}
+            | {actor_id for actor_id, _ in self.dequeued}
+            | {actor_id for actor_id, _ in self.schedules}
+            | set(self.kv)
+            | {actor_id for actor_id, _, _ in self.kv_ranges}
+            | self.destroyed
+        )
+
+    def drop_actors(self, actor_ids: set[str]) -> None:
+        """Remove every write for these actors, their destruction included."""
+        self._drop(actor_ids)
+        self.destroyed -= actor_ids
+
+    def _drop(self, gone: set[str]) -> None:
         self.created = {k: v for k, v in self.created.items() if k not in gone}
         self.states = {k: v for k, v in self.states.items() if k not in gone}
         self.alarms = {k: v for k, v in self.alarms.items() if k not in gone}
@@ -234,6 +255,12 @@ class Storage(ABC):
         #: The transaction started by ``_commit_eagerly``: (thread job, batch, commit future).
         self._in_flight: tuple[concurrent.futures.Future[None], WriteBatch, asyncio.Future[None]] | None = None
         self._closed = True
+        #: Actors whose writes are dropped when a transaction starts, until :meth:`unfence`:
+        #: a transaction with writes of theirs failed (see ``_failed``).
+        self._fenced: set[str] = set()
+        #: Told which actors had writes in a failed transaction, before any other transaction
+        #: starts (the runtime drops their live incarnations).
+        self.on_commit_failed: Callable[[set[str]], None] | None = None
         #: Committed transactions and row writes, for benchmarks and tests.
         self.commits = 0
         self.rows_written = 0
@@ -319,6 +346,8 @@ class Storage(ABC):
         transaction, the commit overlaps the rest of the round."""
         batch = self._pending
         batch.drop_destroyed()
+        if self._fenced:
+            batch.drop_actors(self._fenced)
         job = self._apply_in_background(batch)
         if job is None:
             return
@@ -349,17 +378,37 @@ class Storage(ABC):
         self._busy = False
         job, batch, future = in_flight
         exc = ConnectionAbortedError("commit cancelled") if job.cancelled() else job.exception()
-        if not future.done():
-            if exc is None:
-                self.commits += 1
-                self.rows_written += batch.size()
-                future.set_result(None)
-            else:
-                future.set_exception(exc)
+        if exc is not None:
+            self._failed(batch, future, exc if isinstance(exc, Exception) else ConnectionAbortedError(str(exc)))
+        elif not future.done():
+            self.commits += 1
+            self.rows_written += batch.size()
+            future.set_result(None)
         if self._pending_future is not None and not self._closed and self._eager_enough():
             # What accumulated meanwhile is already worth a transaction: start it now.
             self._commit_eagerly()
         self._wake()  # the writer takes what accumulated meanwhile (or stops)
+
+    def _failed(self, batch: WriteBatch, future: asyncio.Future[None], exc: Exception) -> None:
+        """A transaction failed and wrote nothing. What its actors wrote since was written on
+        top of it (a state holding the failed step's change, history going on from the failed
+        entries); committed without it, a retry would apply that change twice. Their pending
+        writes are dropped, and so are all their writes until they are loaded again."""
+        lost = batch.actor_ids()
+        self._fenced |= lost
+        self._pending.drop_actors(lost)
+        if not future.done():
+            future.set_exception(exc)
+        if lost and self.on_commit_failed is not None:
+            self.on_commit_failed(lost)
+            future.exception()  # reported there: the callers still waiting get it too
+
+    def unfence(self, actor_id: str) -> None:
+        """Accept the actor's writes again: it is about to be loaded from what is committed.
+        What its dropped incarnation may have written meanwhile is discarded."""
+        if actor_id in self._fenced:
+            self._fenced.discard(actor_id)
+            self._pending.drop_actors({actor_id})
 
     def _wake(self) -> None:
         wakeup = self._wakeup
@@ -379,6 +428,8 @@ class Storage(ABC):
             batch, future = self._pending, self._pending_future
             self._pending, self._pending_future = WriteBatch(), None
             batch.drop_destroyed()
+            if self._fenced:
+                batch.drop_actors(self._fenced)
             self._busy = True
             try:
                 if batch:  # a commit() with nothing pending needs no transaction
@@ -386,8 +437,7 @@ class Storage(ABC):
                     self.commits += 1
                     self.rows_written += batch.size()
             except BaseException as exc:
-                if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else ConnectionAbortedError(str(exc)))
+                self._failed(batch, future, exc if isinstance(exc, Exception) else ConnectionAbortedError(str(exc)))
                 if not isinstance(exc, Exception):
                     raise
                 continue
