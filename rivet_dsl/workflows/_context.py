@@ -311,7 +311,7 @@ class WorkflowContext:
         entry = history.entries.get(location)
         if entry is not None and entry.kind != kind:
             path = self._child_path(name)
-            raise self._halt(HistoryDivergedError(path, _describe(kind, path), _describe(entry.kind, path)))
+            raise self._halt(HistoryDivergedError(path, _describe(entry.kind, path), _describe(kind, path)))
         return location, entry
 
     def _enter_loose(self, name: str, kinds: tuple[str, ...]) -> tuple[bytes, Entry | None]:

@@ -445,10 +445,12 @@ class WorkflowEngine:
             await fn(root)
         except RollbackStop:
             pass
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, HistoryDivergedError, EntryInProgressError):
+            # A divergence: the code does not match the history, so the handlers found so far
+            # are not all of them. Nothing is compensated or written (see run).
             raise
         except Exception:
-            pass
+            pass  # the failure that started the rollback, raised again by the replay
         meta = self.history.meta
         if await self._run_rollbacks():
             meta.status = "failed"
