@@ -54,6 +54,7 @@ ScopeKind = Literal["workflow", "loop", "branch", "helper"]
 Dispatch = Mapping[type[cst.CSTNode], Sequence[Callable[[cst.CSTNode], None]]]
 AnyFunction = cst.FunctionDef | cst.Lambda
 ScopeHook = Callable[["Scope", list[cst.CSTNode]], None]
+Arms = tuple[tuple[int, int], ...]  # (id of an if/elif/else or match chain, arm index) around a node
 
 
 def literal_string(node: cst.BaseExpression | None) -> str | None:
@@ -125,6 +126,16 @@ class ActorClass:
     workflows: list[cst.FunctionDef]
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Site:
+    """Where a call is made in one function: the arms around it, the chains it leaves, its order."""
+
+    scope: Scope
+    arms: Arms
+    exits: frozenset[int]
+    seq: int
+
+
 @dataclasses.dataclass(eq=False)
 class Scope:
     """One function body of workflow code: the workflow, a loop body, a branch, or a helper."""
@@ -140,6 +151,7 @@ class Scope:
     root: cst.FunctionDef | None = None
     entries: list[EntryCall] = dataclasses.field(default_factory=list)
     messages: set[str] = dataclasses.field(default_factory=set)
+    site: Site | None = None  # for a helper called with a context: the call that runs it
 
     @property
     def visible(self) -> frozenset[str]:
@@ -168,9 +180,19 @@ class EntryCall:
     scope: Scope
     awaited: bool
     seq: int
-    arms: tuple[tuple[int, int], ...]
+    arms: Arms
     exits: frozenset[int]
     children: list[Scope] = dataclasses.field(default_factory=list)
+
+    @property
+    def sites(self) -> list[Site]:
+        """This call, and the helper calls that lead to it, outermost function first."""
+        sites = [Site(self.scope, self.arms, self.exits, self.seq)]
+        scope = self.scope
+        while scope.site is not None:
+            sites.append(scope.site)
+            scope = scope.site.scope
+        return sites[::-1]
 
     @property
     def entry_type(self) -> str:
@@ -199,14 +221,27 @@ class EntryCall:
         return None
 
     def exclusive_with(self, other: EntryCall) -> bool:
-        """True when the two calls cannot both run in one execution of their function."""
-        mine = dict(self.arms)
-        for chain, arm in other.arms:
+        """True when the two calls cannot both run in one execution of the scope that owns them.
+
+        Calls made by helpers are placed at the helper call: the arms around it count, and so does
+        a ``return`` that leaves the caller, but a ``return`` inside a helper only ends the helper.
+        """
+        mine = _arm_of_chain(self.sites)
+        for chain, arm in _arm_of_chain(other.sites).items():
             if chain in mine and mine[chain] != arm:
                 return True
-        first, second = (self, other) if self.seq < other.seq else (other, self)
-        theirs = {chain for chain, _ in second.arms}
-        return any(chain not in theirs for chain in first.exits)
+        for a, b in zip(self.sites, other.sites, strict=False):
+            if a.scope is not b.scope:
+                return False  # a helper without a known call site: only its arms say anything
+            if a.seq != b.seq:  # the first function where the two paths part
+                first, second = (a, b) if a.seq < b.seq else (b, a)
+                theirs = {chain for chain, _ in second.arms}
+                return any(chain not in theirs for chain in first.exits)
+        return False
+
+
+def _arm_of_chain(sites: Sequence[Site]) -> dict[int, int]:
+    return {chain: arm for site in sites for chain, arm in site.arms}
 
 
 @dataclasses.dataclass(eq=False)
@@ -624,6 +659,8 @@ class _Walker:
                 arms.append((id(node), 0 if child is node.body else 1))
             elif isinstance(node, cst.Match) and isinstance(child, cst.MatchCase):
                 arms.append((id(node), node.cases.index(child)))
+                if _terminates(child.body):
+                    exits.add(id(node))
         return tuple(arms), frozenset(exits)
 
     def _call(self, node: cst.Call) -> None:
@@ -720,9 +757,10 @@ class _Walker:
                 contexts.add(params[index].name.value)
         if not contexts:
             return
+        helper: Scope | None = None
         if method:
             assert isinstance(func, cst.Attribute)
-            self.model._method_scope("helper", self.scope.actor, func.attr.value, self.scope, contexts, None)
+            helper = self.model._method_scope("helper", self.scope.actor, func.attr.value, self.scope, contexts, None)
         elif id(target) not in self.model._marks and target.name.value in self.model.module_defs and self.model.module_defs[target.name.value] is target:
             helper = Scope("helper", target, self.scope.actor, frozenset(contexts), frozenset(), None, self.scope, None, target)
             self.model._marks[id(target)] = _Mark("helper", helper)
@@ -731,4 +769,7 @@ class _Walker:
             helper = self.model._nested_scope("helper", target, self.scope, None)
             helper.contexts = helper.contexts | frozenset(contexts)
             self.model._marks[id(target)] = _Mark("helper", helper)
+        if helper is not None:  # its entries land in this scope's history, as if made here
+            arms, exits = self._arms()
+            helper.site = Site(self.scope, arms, exits, self.model.next_seq())
 

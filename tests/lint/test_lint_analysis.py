@@ -270,3 +270,67 @@ def test_await_fix_only_where_await_is_legal_and_fix_is_idempotent() -> None:
     assert fixed == source.replace('        ctx.step("s"', '        await ctx.step("s"')
     assert fix_source(fixed) == fixed
     assert [v.code for v in lint_source(fixed)] == ["RVT011", "RVT008"]
+
+
+def test_entries_of_helpers_count_toward_the_calling_scope() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                async def phase(c: WorkflowContext) -> None:
+                    await c.step("load", self.f)
+                await ctx.step("load", self.f)
+                await phase(ctx)
+                await self.phase2(ctx)
+
+            async def phase2(self, c: WorkflowContext) -> None:
+                await c.step("load", self.f)
+        """
+    ) == [(9, "RVT002"), (15, "RVT002")]
+
+
+def test_helpers_called_in_exclusive_arms_or_after_a_returning_arm_do_not_clash() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                if await ctx.get_version("gate", 2) == 2:
+                    await self.v2(ctx)
+                    return
+                if self.key:
+                    await self.v1(ctx)
+                else:
+                    await ctx.step("other", self.f)
+                await ctx.step("save", self.f)
+
+            async def v1(self, c: WorkflowContext) -> None:
+                if self.key:
+                    await c.step("other", self.f)
+                    return
+                await c.step("again", self.f)
+                await c.step("again", self.f)
+
+            async def v2(self, c: WorkflowContext) -> None:
+                await c.step("save", self.f)
+        """
+    ) == [(22, "RVT002")]
+
+
+def test_code_after_a_match_arm_ending_in_return_does_not_clash() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                match self.key:
+                    case ("a",):
+                        await ctx.step("x", self.f)
+                        return
+                    case _:
+                        await ctx.step("y", self.f)
+                await ctx.step("x", self.f)
+                await ctx.step("y", self.f)
+        """
+    ) == [(15, "RVT002")]

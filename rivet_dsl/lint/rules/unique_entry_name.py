@@ -95,7 +95,8 @@ class UniqueEntryName(LintRule):
             name = entry.name
             if name is None:
                 continue
-            previous = groups.setdefault((id(entry.scope), name), [])  # one Scope = one function body
+            # helpers share the history of the scope that calls them (entry_owner)
+            previous = groups.setdefault((id(entry.scope.entry_owner), name), [])
             for earlier in previous:
                 if not earlier.exclusive_with(entry):
                     node = entry.name_node
