@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args, get_origin, overload
 
 from .._errors import (
     CriticalError,
@@ -123,6 +123,15 @@ class _Op(Generic[R]):
             return await self._fn(*self._args)
         finally:
             self._ctx._pending = None
+
+
+def _loop_value_hint(hint: Any) -> Any:
+    """``T`` of a loop body annotated ``-> Loop[T]`` or ``-> Loop[T] | None``, else ``Any``:
+    what a completed loop's recorded value is decoded as."""
+    for candidate in (hint, *get_args(hint)):
+        if get_origin(candidate) is Loop:
+            return get_args(candidate)[0]
+    return Any
 
 
 def _describe(kind: str, name: str) -> str:
@@ -592,8 +601,7 @@ class WorkflowContext:
         location, entry = self._enter(name, "loop")
         path = self._child_path(name)
         stateful = state is not _UNSET
-        hint = hint_of(fn)
-        out_hint = getattr(hint, "__args__", (Any,))[0] if getattr(hint, "__origin__", None) is Loop else Any
+        out_hint = _loop_value_hint(hint_of(fn))
         interval = max(1, interval)
         keep = max(1, size if size is not None else interval)
         rollback_mode = engine.mode == "rollback"
@@ -808,17 +816,17 @@ class WorkflowContext:
             entry = Entry("join", engine.history.take_seq(), engine.now(), branches={b: Branch() for b in branches})
             engine.put_entry(location, entry)
         records = entry.branches if entry.branches is not None else {}
+        finished = entry.status != "pending"
         results: dict[str, Any] = {}
         errors: dict[str, BaseException] = {}
-        to_run: list[str] = []
-        for bname, fn in branches.items():
-            record = records.get(bname)
-            if record is not None and record.status == "completed":
-                results[bname] = decode_output(hint_of(fn), record.output)
-            elif record is not None and record.status == "failed" and entry.status != "pending":
-                errors[bname] = WorkflowError(record.error or "branch failed")
-            else:
-                to_run.append(bname)
+        # Every branch runs, the settled ones too: a replay returns their recorded entries
+        # (no step runs again) and registers the compensations of their completed steps,
+        # which a rollback needs as much after a reload as live. A branch that failed in a
+        # join that has ended keeps its recorded error.
+        to_run = list(branches)
+        failed_before = {
+            b: r for b, r in records.items() if finished and r.status == "failed" and b in branches
+        }
         if to_run:
             subs = {b: self._branch_ctx(location, path, b) for b in to_run}
             remaining = len(to_run)
@@ -850,13 +858,15 @@ class WorkflowContext:
                 if isinstance(value, _CONTROL) or isinstance(value, asyncio.CancelledError):
                     raise value
             for bname, value in zip(to_run, settled, strict=True):
-                if isinstance(value, BaseException):
+                if bname in failed_before:
+                    errors[bname] = WorkflowError(failed_before[bname].error or "branch failed")
+                elif isinstance(value, BaseException):
                     errors[bname] = value
                     records[bname] = Branch("failed", None, f"{type(value).__name__}: {value}")
                 else:
                     results[bname] = value
                     records[bname] = Branch("completed", None if value is None else encode(value))
-        if engine.mode != "rollback":
+        if engine.mode != "rollback" and not finished:
             entry.branches = records
             entry.status = "failed" if errors else "completed"
             entry.completed_at = engine.now()
@@ -881,9 +891,16 @@ class WorkflowContext:
         path = self._child_path(name)
         if entry is not None and entry.winner is not None:
             recorded_winner = entry.winner
-            record = (entry.branches or {}).get(recorded_winner, Branch())
             fn = branches.get(recorded_winner)
-            return RaceResult(recorded_winner, decode_output(hint_of(fn) if fn is not None else Any, record.output))
+            if fn is None:
+                record = (entry.branches or {}).get(recorded_winner, Branch())
+                return RaceResult(recorded_winner, decode_output(Any, record.output))
+            # The winner replays from its recorded entries (the losers' were dropped): its
+            # value comes back typed by its steps, and its steps' compensations are registered.
+            sub = self._branch_ctx(location, path, recorded_winner)
+            replayed = await fn(sub)
+            sub._finish_scope()
+            return RaceResult(recorded_winner, replayed)
         if entry is None:
             if engine.mode == "rollback":
                 raise RollbackStop()
@@ -950,7 +967,11 @@ class WorkflowContext:
             entry.status = "failed"
             engine.put_entry(location, entry)
             raise RaceError(errors)
-        self._settle_race_takes(location, [subs[b]._loc for b in branches if b != winner])
+        losers = [subs[b]._loc for b in branches if b != winner]
+        self._settle_race_takes(location, losers)
+        # A loser's history is dropped, so a replay never sees its completed steps: they are not
+        # compensated live either (and a compensation must not write their entries back).
+        engine.rollbacks[:] = [r for r in engine.rollbacks if not r[0].startswith(tuple(losers))]
         for bname in branches:
             if bname != winner:
                 engine.delete_prefix(subs[bname]._loc)

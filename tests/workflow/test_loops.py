@@ -323,3 +323,31 @@ async def test_rollback_resume_compensates_only_the_iteration_in_progress() -> N
         await settle(env, h)
         assert (await result(env, h))[0] == "failed"
         assert (await h.action("get_state"))["log"] == ["do0", "do1", "do2", "undo:do2", "undo:do2"]
+
+
+def make_job(label: str) -> Job:
+    return Job(7, label)
+
+
+@scenario
+async def typed_break(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def body(loop: WorkflowContext) -> Loop[Job] | None:
+        job = await loop.step("make", make_job, "made")
+        return Loop.break_(job)
+
+    found = await ctx.loop("once", body)
+    joined = await ctx.join("both", {"a": lambda c: c.step("make-a", make_job, "a")})
+    await ctx.queue.next("go", names=[self.jobs])
+    await ctx.step("types", self.note, f"{type(found).__name__} {type(joined['a']).__name__}")
+
+
+async def test_values_of_finished_loops_and_joins_keep_their_types_after_a_reload(mode: str) -> None:
+    """A body annotated ``-> Loop[Job] | None`` (the documented shape) brings back a ``Job``; a
+    join's branches replay, so a lambda branch's value is typed by its step (by the step
+    function's annotation, as for any step) as when live."""
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        h = await start(env, "typed_break", mode)
+        await checkpoint(env, h, mode)
+        await h.send("jobs", {"value": 1})
+        await settle(env, h)
+        assert (await h.action("get_state"))["log"] == ["Job Job"]

@@ -51,6 +51,73 @@ async def test_rollback_runs_in_reverse_order(mode: str) -> None:
 
 
 @scenario
+async def join_saga(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def undo(rctx: RollbackContext, output: str) -> None:
+        self.note(f"undo:{output}")
+
+    await ctx.rollback_checkpoint("checkpoint")
+    await ctx.step("first", self.note, "one", rollback=undo)
+    await ctx.join("both", {
+        "a": lambda c: c.step("in-a", self.note, "a", rollback=undo),
+        "b": lambda c: c.step("in-b", self.note, "b", rollback=undo),
+    })
+    await ctx.queue.next("go", names=[self.jobs])
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    await ctx.step("last", boom, max_retries=0)
+
+
+async def test_join_branch_steps_are_compensated_after_a_reload_too(mode: str) -> None:
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        h = await start(env, "join_saga", mode)
+        await checkpoint(env, h, mode)  # "restart": the join is replayed from history
+        await h.send("jobs", {"value": 1})
+        assert (await result(env, h))[0] == "failed"
+        assert (await h.action("get_state"))["log"] == ["one", "a", "b", "undo:b", "undo:a", "undo:one"]
+
+
+@scenario
+async def race_saga(self: Scenario, ctx: WorkflowContext) -> Any:
+    async def undo(rctx: RollbackContext, output: str) -> None:
+        self.note(f"undo:{output}")
+
+    async def winner(c: WorkflowContext) -> str:
+        await c.step("w1", self.note, "w1", rollback=undo)
+        return await c.step("w2", self.note, "w2", rollback=undo)
+
+    async def loser(c: WorkflowContext) -> None:
+        await c.step("l1", self.note, "l1", rollback=undo)
+        await c.queue.next("never", names=[self.other])
+
+    await ctx.rollback_checkpoint("checkpoint")
+    await ctx.step("first", self.note, "one", rollback=undo)
+    await ctx.race("race", {"winner": winner, "loser": loser})
+    await ctx.queue.next("go", names=[self.jobs])
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    await ctx.step("last", boom, max_retries=0)
+
+
+async def test_race_winner_steps_are_compensated_and_loser_steps_never(mode: str) -> None:
+    """The loser's history is dropped, so a replay cannot compensate its steps: live, they
+    are not compensated either (the same outcome whether or not the actor reloaded)."""
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        h = await start(env, "race_saga", mode)
+        await checkpoint(env, h, mode)
+        await h.send("jobs", {"value": 1})
+        assert (await result(env, h))[0] == "failed"
+        log = (await h.action("get_state"))["log"]
+        assert sorted(log[:4]) == ["l1", "one", "w1", "w2"]
+        assert log[4:] == ["undo:w2", "undo:w1", "undo:one"]
+        locations = [e["location"] for e in (await history(env, h))["entries"]]
+        assert "race/winner/w2" in locations and "race/loser/l1" not in locations
+
+
+@scenario
 async def no_checkpoint(self: Scenario, ctx: WorkflowContext) -> Any:
     await ctx.step("first", self.note, "one", rollback=lambda rctx, out: None)
 
