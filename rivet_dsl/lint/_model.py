@@ -550,12 +550,12 @@ class _Walker:
         self.dispatch = dispatch
         self.parent = parent
         self.stack: list[cst.CSTNode] = []
-        self.deferred: list[cst.FunctionDef] = []
+        self.deferred: list[AnyFunction] = []
         self.lambdas: list[cst.Lambda] = []
-        self.local_defs: dict[str, cst.FunctionDef] = {}
+        self.local_defs: dict[str, AnyFunction] = {}
         self.awaited: set[int] = set()
 
-    def lookup(self, name: str) -> cst.FunctionDef | None:
+    def lookup(self, name: str) -> AnyFunction | None:
         walker: _Walker | None = self
         while walker is not None:
             found = walker.local_defs.get(name)
@@ -597,6 +597,13 @@ class _Walker:
             assert isinstance(node, cst.Lambda)
             self.lambdas.append(node)
             return False
+        elif kind is cst.Lambda and (bound := self._bound_name(node)) is not None:
+            # `fn = lambda: ...` is a nested function by another name: it may be passed to a step
+            # or a loop later on, so it is classified and walked after the body, like a `def`
+            assert isinstance(node, cst.Lambda)
+            self.local_defs[bound] = node
+            self.deferred.append(node)
+            return False
         self.stack.append(node)
         if kind is cst.Await:
             assert isinstance(node, cst.Await)
@@ -614,6 +621,17 @@ class _Walker:
         return True
 
     # -- helpers -----------------------------------------------------------------------------
+    def _bound_name(self, node: cst.CSTNode) -> str | None:
+        """``fn`` when ``node`` is the whole value of ``fn = <node>`` (or ``fn: T = <node>``)."""
+        assign = self.stack[-1] if self.stack else None
+        if isinstance(assign, cst.Assign) and assign.value is node and len(assign.targets) == 1:
+            target = assign.targets[0].target
+        elif isinstance(assign, cst.AnnAssign) and assign.value is node:
+            target = assign.target
+        else:
+            return None
+        return target.value if isinstance(target, cst.Name) else None
+
     def _message_target(self, node: cst.Assign | cst.AnnAssign | cst.For) -> None:
         value = node.iter if isinstance(node, cst.For) else node.value
         if not isinstance(value, cst.Await) or not isinstance(value.expression, cst.Call):
@@ -737,7 +755,7 @@ class _Walker:
         if not passed:
             return
         func = node.func
-        target: cst.FunctionDef | None = None
+        target: AnyFunction | None = None
         method = False
         if isinstance(func, cst.Attribute) and self._is_self(func.value) and func.attr.value in self.scope.actor.plain_methods:
             target = self.scope.actor.methods.get(func.attr.value)
@@ -761,7 +779,8 @@ class _Walker:
         if method:
             assert isinstance(func, cst.Attribute)
             helper = self.model._method_scope("helper", self.scope.actor, func.attr.value, self.scope, contexts, None)
-        elif id(target) not in self.model._marks and target.name.value in self.model.module_defs and self.model.module_defs[target.name.value] is target:
+        elif id(target) not in self.model._marks and isinstance(func, cst.Name) and self.model.module_defs.get(func.value) is target:
+            assert isinstance(target, cst.FunctionDef)
             helper = Scope("helper", target, self.scope.actor, frozenset(contexts), frozenset(), None, self.scope, None, target)
             self.model._marks[id(target)] = _Mark("helper", helper)
             self.model._pending_methods.append((helper, target))

@@ -334,3 +334,19 @@ def test_code_after_a_match_arm_ending_in_return_does_not_clash() -> None:
                 await ctx.step("y", self.f)
         """
     ) == [(15, "RVT002")]
+
+
+def test_a_lambda_held_in_a_variable_is_step_code_when_passed_to_a_step() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                bump = lambda: self.state.value + 1
+                await ctx.step("bump", bump)
+                each = lambda loop: loop.step("tick", self.f)
+                await ctx.loop("each", each)
+                stamp = lambda: time.time()
+                await ctx.step("stamp", self.save, stamp())
+        """
+    ) == [(12, "RVT003")]
