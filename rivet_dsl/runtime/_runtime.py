@@ -112,8 +112,15 @@ class _IdleTracker:
                 break
             idle.popitem(last=False)
             if actor.is_idle():
-                sleeping.append(self._runtime.spawn(self._runtime.sleep_live(actor)))
+                sleeping.append(self._runtime.spawn(self._sleep_if_still_idle(actor)))
         return asyncio.gather(*sleeping) if sleeping else None
+
+    async def _sleep_if_still_idle(self, actor: LiveActor) -> None:
+        # A call scheduled in the same loop turn as the sweep may have entered since: sleeping
+        # then would save and drop the actor under it, and the call's later save would land
+        # over the writes of the next incarnation. Its end makes the actor idle again.
+        if actor.is_idle():
+            await self._runtime.sleep_live(actor)
 
     def cancel(self) -> None:
         for _, timer in self._timers.values():
