@@ -120,7 +120,7 @@ class ActorClass:
     node: cst.ClassDef
     name: str
     methods: dict[str, cst.FunctionDef]
-    plain_methods: set[str]
+    plain_methods: set[str]  # may be helpers: no rivet_dsl decorator (@action, @event, ...)
     events: set[str]
     queues: set[str]
     workflows: list[cst.FunctionDef]
@@ -355,8 +355,8 @@ class ModuleModel:
                 events.add(stmt.name.value)
             if "queue" in kinds:
                 queues.add(stmt.name.value)
-            if not stmt.decorators:
-                plain.add(stmt.name.value)
+            if not kinds and _takes_self(stmt):
+                plain.add(stmt.name.value)  # other decorators (tracing, retries...) keep the body
         if workflows:
             self.actors.append(ActorClass(node, node.name.value, methods, plain, events, queues, workflows))
 
@@ -512,6 +512,11 @@ def _decorated_methods(body: Sequence[cst.CSTNode]) -> list[cst.FunctionDef]:
                     found.append(inner)
             found.extend(_decorated_methods([s for s in stmt.body.body if isinstance(s, cst.ClassDef)]))
     return found
+
+
+def _takes_self(func: cst.FunctionDef) -> bool:
+    """False for ``@staticmethod``: ``self.f(ctx)`` would pass ``ctx`` as its first parameter."""
+    return not any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in func.decorators)
 
 
 def _terminates(block: cst.BaseSuite) -> bool:

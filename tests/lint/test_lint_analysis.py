@@ -350,3 +350,26 @@ def test_a_lambda_held_in_a_variable_is_step_code_when_passed_to_a_step() -> Non
                 await ctx.step("stamp", self.save, stamp())
         """
     ) == [(12, "RVT003")]
+
+
+def test_helper_methods_with_other_decorators_are_workflow_code() -> None:
+    assert codes(
+        """
+        def traced(fn):
+            return fn
+
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                await self.phase(ctx)
+                await self.get(ctx)
+
+            @traced
+            async def phase(self, c: WorkflowContext) -> None:
+                await c.step("x", self.f, time.time())
+
+            @action
+            async def get(self, c: WorkflowContext) -> None:
+                time.sleep(1)
+        """
+    ) == [(16, "RVT003")]
