@@ -152,10 +152,17 @@ class Scope:
     entries: list[EntryCall] = dataclasses.field(default_factory=list)
     messages: set[str] = dataclasses.field(default_factory=set)
     site: Site | None = None  # for a helper called with a context: the call that runs it
+    self_aliases: set[str] = dataclasses.field(default_factory=set)  # `s = self` in this function
 
     @property
     def visible(self) -> frozenset[str]:
         return self.contexts | self.outer_contexts
+
+    def is_self(self, node: cst.BaseExpression | None) -> bool:
+        """``node`` is the actor: its ``self`` parameter or a local name assigned from it."""
+        if not isinstance(node, cst.Name):
+            return False
+        return node.value == self.self_name or node.value in self.self_aliases
 
     @property
     def entry_owner(self) -> Scope:
@@ -417,7 +424,9 @@ class ModuleModel:
             own = frozenset({params[0].name.value} if params else ()) | annotated
             outer = parent.visible - own
             owner = None
-        return Scope(kind, func, parent.actor, frozenset(own), frozenset(outer), parent.self_name, owner, label, parent.root)
+        scope = Scope(kind, func, parent.actor, frozenset(own), frozenset(outer), parent.self_name, owner, label, parent.root)
+        scope.self_aliases = parent.self_aliases  # a closure sees the aliases of its enclosing function
+        return scope
 
     def _method_scope(self, kind: ScopeKind, actor: ActorClass, name: str, caller: Scope, contexts: set[str], label: str | None) -> Scope | None:
         func = actor.methods.get(name)
@@ -619,6 +628,7 @@ class _Walker:
         elif kind is cst.Assign or kind is cst.AnnAssign or kind is cst.For:
             assert isinstance(node, cst.Assign | cst.AnnAssign | cst.For)
             self._message_target(node)
+            self._self_alias(node)
         hooks = self.dispatch.get(kind)
         if hooks:
             for hook in hooks:
@@ -636,6 +646,14 @@ class _Walker:
         else:
             return None
         return target.value if isinstance(target, cst.Name) else None
+
+    def _self_alias(self, node: cst.Assign | cst.AnnAssign | cst.For) -> None:
+        """``s = self``: later ``s.state`` is ``self.state`` (only this plain form is followed)."""
+        if not isinstance(node, cst.Assign) or not self.scope.is_self(node.value):
+            return
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.scope.self_aliases.add(target.target.value)
 
     def _message_target(self, node: cst.Assign | cst.AnnAssign | cst.For) -> None:
         value = node.iter if isinstance(node, cst.For) else node.value
@@ -747,7 +765,7 @@ class _Walker:
                 entry.children.append(child_scope)
 
     def _is_self(self, node: cst.BaseExpression | None) -> bool:
-        return isinstance(node, cst.Name) and node.value == self.scope.self_name
+        return self.scope.is_self(node)
 
     def _helper_call(self, node: cst.Call) -> None:
         """``self.helper(ctx)`` / ``helper(ctx)``: the callee is workflow code with that context."""

@@ -373,3 +373,18 @@ def test_helper_methods_with_other_decorators_are_workflow_code() -> None:
                 time.sleep(1)
         """
     ) == [(16, "RVT003")]
+
+
+def test_an_alias_of_self_is_followed_into_closures_but_not_into_step_code() -> None:
+    assert codes(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                me = self
+                await ctx.step("bump", lambda: me.state.value + 1)
+                async def each(loop: WorkflowContext) -> None:
+                    await loop.step("tick", me.f, me.conns)
+                await ctx.loop("each", each)
+        """
+    ) == [(11, "RVT010")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from .._model import literal_string
 from .._types import Invalid, Valid
 from ..rule import LintRule
 
@@ -134,12 +135,39 @@ class StepOnlyActorAccess(LintRule):
             """,
             expected_message="broadcasting event `progress`",
         ),
+        Invalid(
+            """
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    actor = self
+                    await ctx.step("save", self.save, actor.state.value)
+            """,
+            line=7,
+            col=43,
+            expected_message="`self.state` (actor state)",
+        ),
+        Invalid(
+            """
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    client = getattr(self, "client")
+            """,
+            line=6,
+            col=18,
+            expected_message="`self.client` (the actor client)",
+        ),
     )
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         scope = self.scope
         assert scope is not None
-        if not isinstance(node.value, cst.Name) or node.value.value != scope.self_name:
+        if not scope.is_self(node.value):
             return
         attr = node.attr.value
         what = _STEP_ONLY.get(attr)
@@ -154,5 +182,17 @@ class StepOnlyActorAccess(LintRule):
                 self.report(node, f"broadcasting event `{attr}` is only allowed inside a step; {self._fix}")
         elif attr in scope.actor.queues and isinstance(parent, cst.Attribute) and parent.attr.value == "send":
             self.report(node, f"sending to queue `{attr}` is only allowed inside a step; {self._fix}")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        """``getattr(self, "state")``: the same access spelled with a literal attribute name."""
+        scope = self.scope
+        assert scope is not None
+        func = node.func
+        if not isinstance(func, cst.Name) or func.value != "getattr" or len(node.args) < 2:
+            return
+        attr = literal_string(node.args[1].value)
+        what = _STEP_ONLY.get(attr or "")
+        if what is not None and scope.is_self(node.args[0].value):
+            self.report(node, f"`self.{attr}` ({what}) is only available inside a step; {self._fix}")
 
     _fix = "move it into a function passed to `await ctx.step(name, fn)`"
