@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar, cast
 
@@ -88,6 +90,24 @@ def _analyze(
     return module, model, reports
 
 
+def _syntax_error(source: str, path: str, error: cst.ParserSyntaxError) -> tuple[int, int, str]:
+    """Line, 1-based column and message of a syntax error, as Python itself reports them.
+
+    libcst's ``raw_line``/``raw_column`` point past the error (often to the next line), so the
+    source is parsed once more by CPython (parsed only, never compiled or run). Should CPython
+    accept what libcst rejects, libcst's own message and position are the best there is.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. SyntaxWarning for an invalid escape sequence
+            ast.parse(source, path)
+    except SyntaxError as found:
+        return found.lineno or 1, found.offset or 1, found.msg
+    except ValueError:  # null bytes: libcst's message says where
+        pass
+    return error.raw_line, error.raw_column + 1, error.message
+
+
 def _suppressions(source: str, known: Mapping[str, str]) -> tuple[dict[int, set[str]], list[tuple[int, int, str]]]:
     """Line -> suppressed codes (a comment covers its line and the next), and malformed comments."""
     allowed: dict[int, set[str]] = {}
@@ -141,8 +161,8 @@ def lint_file(
     try:
         module, model, reports = _analyze(source, path, active, locked)
     except cst.ParserSyntaxError as error:
-        message = f"could not parse: {error.message}"
-        violation = Violation(path, error.raw_line, error.raw_column + 1, *PARSE_ERROR, message)
+        line, col, reason = _syntax_error(source, path, error)
+        violation = Violation(path, line, col, *PARSE_ERROR, f"could not parse: {reason}")
         return FileResult([violation], parse_error=True)
     allowed, problems = _suppressions(source, _known(ALL_RULES))
     result = FileResult([], module)

@@ -91,6 +91,19 @@ def test_parse_error_exits_2_without_traceback(project: Path, capsys: pytest.Cap
     assert "Traceback" not in out + err
 
 
+@pytest.mark.parametrize(
+    ("source", "line", "col"),
+    [("import rivet_dsl\nx = 1\ny = = 2\nz = 3\n", 3, 5), ("def f(:\n    pass\n", 1, 7), ("if x:\npass\n", 2, 1)],
+)
+def test_parse_error_is_reported_where_python_reports_it(
+    project: Path, capsys: pytest.CaptureFixture[str], source: str, line: int, col: int
+) -> None:
+    path = write(project / "broken.py", source)
+    code, out, _ = run(capsys, path)
+    assert code == 2
+    assert out.startswith(f"{path}:{line}:{col} RVT000 could not parse: ")
+
+
 def test_usage_errors_exit_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, project / "missing.py")
     assert code == 2 and "no such file" in err
