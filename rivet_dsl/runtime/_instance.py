@@ -643,7 +643,14 @@ class LiveActor:
                 self._conns = {}
             self._conns[conn.id] = conn
             if "on_connect" in hooks:
-                await _maybe_await(user.on_connect(conn))
+                try:
+                    await _maybe_await(user.on_connect(conn))
+                except BaseException:
+                    # Rejected: not a connection (it would keep the actor awake for ever).
+                    if self._conns is not None:
+                        self._conns.pop(conn.id, None)
+                    conn.closed = True
+                    raise
         except RivetError as exc:
             if not exc.public:
                 raise InternalError() from exc
@@ -684,6 +691,8 @@ class LiveActor:
         self.runtime.idle.remove(self)
         if self._aborted is not None:
             self._aborted.set()
+        if self._queue is not None:
+            self._queue.abort_completions("The actor stopped before the message was completed")
 
     async def _stop_run_handler(self) -> None:
         task = self._run_task
@@ -713,8 +722,8 @@ class LiveActor:
         self._begin_stop()
         await self._stop_run_handler()
         for conn in list((self._conns or {}).values()):
+            conn.disconnect("actor destroyed")  # (before `closed`, which makes it a no-op)
             conn.closed = True
-            conn.disconnect("actor destroyed")
         self._conns = None
         if "on_destroy" in self.definition.hooks:
             try:
@@ -738,9 +747,11 @@ class LiveActor:
         if task is not None and not task.done():
             task.cancel()
         self._run_task = None
+        if self._queue is not None:
+            self._queue.abort_completions("The actor stopped; the message stays queued")
         for conn in list((self._conns or {}).values()):
+            conn.disconnect("actor crashed")  # (before `closed`, which makes it a no-op)
             conn.closed = True
-            conn.disconnect("actor crashed")
         self._conns = None
 
     @property

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import msgspec
 
 from .._errors import (
+    ActorAbortedError,
     QueueAlreadyCompletedError,
     QueueFullError,
     QueueMessageTooLargeError,
@@ -304,6 +305,13 @@ class ActorQueue:
         definition = self._actor.definition.queues.get(row.name)
         body_type = definition.body_type if definition is not None else Any
         return decoder_for(body_type).decode(row.body)
+
+    def abort_completions(self, reason: str) -> None:
+        """The actor is stopping: senders waiting for a completion get ``actor.aborted`` now
+        rather than never (their messages stay queued for the next incarnation)."""
+        for future in self._completions.values():
+            if not future.done():
+                future.set_exception(ActorAbortedError(reason))
 
     def resolve_completion(self, seq: int, response: Any) -> None:
         """Answer a waiting sender (after the completion was committed)."""

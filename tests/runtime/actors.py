@@ -202,6 +202,8 @@ class Room(Actor[CountState], sleep_timeout=10.0):
         return msgspec.convert(params, Params).user
 
     def on_connect(self, conn: Conn) -> None:
+        if conn.state == "grumpy":
+            raise UserError("not today", code="rejected")
         self.state.log.append(f"connect:{conn.state}")
 
     def on_disconnect(self, conn: Conn) -> None:
