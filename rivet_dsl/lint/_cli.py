@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import sys
+import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -45,6 +46,13 @@ def _module_key(path: Path, root: Path) -> str:
 _PARALLEL_FILES = 8  # below this, starting worker processes costs more than it saves
 
 
+def _read_source(path: Path) -> tuple[str, str]:
+    """The text of a module and its encoding, as Python reads it: a BOM, else a PEP 263
+    ``# -*- coding: ... -*-`` line, else UTF-8."""
+    with tokenize.open(path) as file:
+        return file.read(), file.encoding
+
+
 def _lint_one(
     job: tuple[str, str, frozenset[str], dict[str, Tree] | None, bool],
 ) -> tuple[list[Violation], dict[str, Tree] | None]:
@@ -52,13 +60,13 @@ def _lint_one(
     name, _key, disable, locked, fix = job
     path = Path(name)
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        source, encoding = _read_source(path)
+    except (OSError, UnicodeDecodeError, SyntaxError) as error:  # SyntaxError: unknown coding
         return [Violation(name, 1, 1, *PARSE_ERROR, f"could not read: {error}")], None
     if fix:
         fixed = fix_source(source, name, disable=disable)
         if fixed != source:
-            path.write_text(fixed, encoding="utf-8")
+            path.write_text(fixed, encoding=encoding)  # the declared encoding still holds
             source = fixed
     result = lint_file(source, name, disable=disable, locked=locked)
     return result.violations, (None if result.parse_error else result.trees)

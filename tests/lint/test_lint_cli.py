@@ -104,6 +104,23 @@ def test_parse_error_is_reported_where_python_reports_it(
     assert out.startswith(f"{path}:{line}:{col} RVT000 could not parse: ")
 
 
+def test_declared_source_encoding_is_honoured_and_kept_by_fix(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project / "latin.py"
+    path.write_bytes(("# -*- coding: latin-1 -*-\n# café\n" + actor('ctx.step("a", self.f)\n')).encode("latin-1"))
+    code, out, _ = run(capsys, path)
+    assert (code, out) == (1, f"{path}:10:9 RVT011 `ctx.step(...)` is not awaited; write `await` before it\n")
+    assert run(capsys, path, "--fix")[0] == 0
+    assert path.read_bytes().decode("latin-1").startswith("# -*- coding: latin-1 -*-\n# café\n")
+
+
+def test_undecodable_source_is_a_read_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project / "bad.py"
+    path.write_bytes(b"# caf\xe9\n" + actor("pass\n").encode())
+    code, out, _ = run(capsys, path)
+    assert code == 2
+    assert out.startswith(f"{path}:1:1 RVT000 could not read: ")
+
+
 def test_usage_errors_exit_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, project / "missing.py")
     assert code == 2 and "no such file" in err
