@@ -12,7 +12,8 @@ __all__ = ["UniqueEntryName"]
 class UniqueEntryName(LintRule):
     """Two entries with one name in one scope raise ``HistoryDivergedError`` on the second one.
 
-    A scope is one function: the workflow, a loop body or a branch. Names in the mutually exclusive
+    A scope is one function: the workflow, a loop body or a branch; entries made by the helpers it
+    calls land in its history, so they count as made at the call. Names in the mutually exclusive
     arms of one ``if``/``elif``/``else`` (or ``match``), or after an arm that returns, do not clash.
     """
 
