@@ -374,6 +374,14 @@ class ActorQueue:
 
     def _hand_out(self, rows: list[QueueRow], completable: bool) -> list[QueueMessage[Any]]:
         actor = self._actor
+        if rows:
+            # A run loop busy with a message holds no alarm: with this one (due now), a crash
+            # before the loop has drained the queue still resumes it on restart. Messages that
+            # arrive while the loop waits persist it as well (_notify). Committed at once (not
+            # awaited): a completable message may be held for long before its completion.
+            actor.persist_wake()
+            if completable:
+                actor.save_soon()
         out: list[QueueMessage[Any]] = []
         for row in rows:
             body = self.decode(row)
