@@ -110,6 +110,8 @@ def load_registry(ref: str) -> tuple[Registry, str]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise CodegenError(f"cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:  # the module itself fails (an invalid actor class raises DefinitionError)
+        raise CodegenError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
     registry = getattr(module, attr, None)
     if registry is None or not hasattr(registry, "definitions"):
         raise CodegenError(f"{ref!r} is not a registry (rivet_dsl.setup(...))")
