@@ -7,6 +7,7 @@ walked by hand. Everything the templates need is computed here, once, in a deter
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import enum
@@ -40,7 +41,7 @@ from ._ir import (
 if TYPE_CHECKING:
     from rivet_dsl import Registry
 
-__all__ = ["CodegenError", "build_spec", "identifier", "load_registry", "pysource"]
+__all__ = ["CodegenError", "build_spec", "identifier", "load_registry", "member", "pysource"]
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 
@@ -75,12 +76,28 @@ RESERVED_NAMES = frozenset(
     }
 )
 
-#: Members of generated handles and connections; an action with one of these names gets a ``_`` suffix.
+#: Members of generated handles and connections (public and internal); an action with one of these
+#: names gets a ``_`` suffix. Names starting with ``__`` are handled by :func:`member`.
 HANDLE_MEMBERS = frozenset(
-    {"raw", "queues", "events", "resolve", "destroy", "connect", "close", "open", "actor_id", "connection_id"}
+    {
+        "_call",
+        "raw",
+        "queues",
+        "events",
+        "resolve",
+        "destroy",
+        "connect",
+        "close",
+        "open",
+        "actor_id",
+        "connection_id",
+    }
 )
 #: Members of the generated ``Client``.
 CLIENT_MEMBERS = frozenset({"raw", "aclose"})
+#: Names a generated action method's body uses besides the return annotation (``self``, its
+#: locals and the module-level ``_decode``); a parameter with one of these names gets a ``_`` suffix.
+METHOD_LOCALS = frozenset({"self", "raw", "result", "_decode"})
 
 _BUILTIN_FACTORIES: dict[Any, str] = {
     list: "list",
@@ -126,6 +143,24 @@ def identifier(name: str, reserved: Iterable[str] = ()) -> str:
     while keyword.iskeyword(ident) or ident in reserved:
         ident += "_"
     return ident
+
+
+def member(name: str, reserved: Iterable[str] = ()) -> str:
+    """A safe attribute name of a generated class for a wire name.
+
+    Like :func:`identifier`; a name starting with ``__`` also gets ``_`` suffixes until it ends
+    with ``___``, so it is neither name-mangled (``__x``) nor a special method (``__init__``).
+    """
+    ident = identifier(name, reserved)
+    while (ident.startswith("__") and not ident.endswith("___")) or ident in reserved:
+        ident += "_"
+    return ident
+
+
+def _names_in(annotation: str) -> set[str]:
+    """The names an annotation expression looks up (``"list[Item] | None"`` -> ``{"list", "Item"}``)."""
+    tree = ast.parse(annotation, mode="eval")
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _doc(text: str | None) -> str | None:
@@ -286,7 +321,8 @@ class _Types:
         members = tuple(EnumMember(member.name, pysource(member.value)) for member in cls)
         doc = _class_doc(cls)
         name = self.python_names.get(cls, cls.__name__)
-        self.enums[name] = EnumDecl(name, base, members, None if doc == "An enumeration." else doc)
+        functional = not all(_is_plain_name(m.name) for m in members)
+        self.enums[name] = EnumDecl(name, base, members, None if doc == "An enumeration." else doc, functional)
 
     def _field_default(self, field: mi.Field, annotation: str, owner: str) -> str | None:
         if field.required:
@@ -357,10 +393,15 @@ class _Types:
         fields: list[FieldDecl] = []
         seen_default = False
         kw_only = False
+        taken = {field.name for field in node.fields}
         for field in node.fields:
             annotation = self._ann(field.type)
             default = self._field_default(field, annotation, cls.__name__)
-            if field.encode_name != field.name:
+            attr = field.name
+            if not _is_plain_name(attr):  # defstruct/make_dataclass accept any string: rename, keep the wire name
+                attr = identifier(attr, taken)
+                taken.add(attr)
+            if field.encode_name != attr:
                 name = pysource(field.encode_name)
                 if default is None:
                     default = f"msgspec.field(name={name})"
@@ -371,7 +412,7 @@ class _Types:
             if field.required and seen_default:
                 kw_only = True
             seen_default = seen_default or not field.required
-            fields.append(FieldDecl(field.name, annotation, default))
+            fields.append(FieldDecl(attr, annotation, default))
         if kw_only or _has_kw_only(cls):
             options.append("kw_only=True")
         name = self.python_names.get(cls, cls.__name__)
@@ -387,7 +428,13 @@ class _Types:
             fields.append(FieldDecl(field.name, annotation, None))
         self.typing_names.add("TypedDict")
         name = self.python_names.get(node.cls, node.cls.__name__)
-        self.typed_dicts[name] = TypedDictDecl(name, tuple(fields), _class_doc(node.cls))
+        functional = not all(_is_plain_name(f.name) for f in fields)
+        self.typed_dicts[name] = TypedDictDecl(name, tuple(fields), _class_doc(node.cls), functional)
+
+
+def _is_plain_name(name: str) -> bool:
+    """Whether ``name`` can be written as an attribute in a class body (an identifier, not a keyword)."""
+    return name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _class_doc(cls: type) -> str | None:
@@ -436,7 +483,10 @@ def _literal(value: Any, names: Mapping[Any, str] | None = None) -> str | None:
     if value is None or isinstance(value, (bool, str, bytes)):
         return pysource(value)
     if isinstance(value, enum.Enum):
-        return f"{names.get(type(value), type(value).__name__) if names else type(value).__name__}.{value.name}"
+        cls = names.get(type(value), type(value).__name__) if names else type(value).__name__
+        if type(value).__members__.get(value.name) is not value:  # a combination of flags
+            return None
+        return f"{cls}.{value.name}" if _is_plain_name(value.name) else f"{cls}[{pysource(value.name)}]"
     if isinstance(value, int):
         return repr(value)
     if isinstance(value, float):
@@ -530,6 +580,7 @@ def _build_spec(registry: Registry, module: str, ref: str | None) -> ApiSpec:
     types = _Types()
     types.prepare(type_list)
     constants: list[tuple[str, str]] = []
+    constant_names: set[str] = set()
     actors: list[ActorSpec] = []
     class_names: set[str] = set()
     actor_attrs: set[str] = set()
@@ -538,34 +589,44 @@ def _build_spec(registry: Registry, module: str, ref: str | None) -> ApiSpec:
         if class_name in class_names:
             raise CodegenError(f"two actor classes are named {class_name!r}; rename one")
         class_names.add(class_name)
-        attr = identifier(definition.name, CLIENT_MEMBERS | actor_attrs)
+        attr = member(definition.name, CLIENT_MEMBERS | actor_attrs)
         actor_attrs.add(attr)
 
         actions: list[ActionSpec] = []
         methods: set[str] = set()
         for action_name in sorted(definition.actions):
             action = definition.actions[action_name]
-            method = identifier(action.name, HANDLE_MEMBERS | methods)
+            method = member(action.name, HANDLE_MEMBERS | methods)
             methods.add(method)
+            returns = _type_ref(types, action.return_type, schemas)
+            # The method body evaluates the return annotation and uses a few names of its own.
+            taken = set(METHOD_LOCALS | _names_in(returns.annotation))
             params: list[ParamSpec] = []
             for param in action.params:
                 ref_ = _type_ref(types, param.type, schemas)
+                name = identifier(param.name, taken)
+                taken.add(name)
                 default: str | None = None
                 if param.has_default:
                     default = _literal(param.default, types.python_names)
                     if default is None:
-                        const = f"_DEFAULT_{attr}_{method}_{param.name}".upper()
+                        const = f"_DEFAULT_{attr}_{method}_{name}".upper()
+                        # "a_b" + "c" and "a" + "b_c" join the same way: number the later one.
+                        base, number = const, 1
+                        while const in constant_names:
+                            number += 1
+                            const = f"{base}_{number}"
+                        constant_names.add(const)
                         constants.append((const, types._convert_source(param.default, ref_.annotation)))
                         default = const
-                params.append(ParamSpec(identifier(param.name), ref_, default))
-            returns = _type_ref(types, action.return_type, schemas)
+                params.append(ParamSpec(name, ref_, default, param.name))
             actions.append(ActionSpec(action.name, method, tuple(params), returns, _doc(action.doc)))
 
         queues: list[QueueSpec] = []
         queue_attrs: set[str] = set()
         for queue_name in sorted(definition.queues):
             queue = definition.queues[queue_name]
-            q_attr = identifier(queue.name, queue_attrs)
+            q_attr = member(queue.name, queue_attrs)
             queue_attrs.add(q_attr)
             queues.append(
                 QueueSpec(
@@ -581,7 +642,7 @@ def _build_spec(registry: Registry, module: str, ref: str | None) -> ApiSpec:
         event_attrs: set[str] = set()
         for event_name in sorted(definition.events):
             event = definition.events[event_name]
-            e_attr = identifier(event.name, event_attrs)
+            e_attr = member(event.name, event_attrs)
             event_attrs.add(e_attr)
             events.append(EventSpec(event.name, e_attr, _type_ref(types, event.payload_type, schemas), _doc(event.doc)))
 

@@ -46,10 +46,13 @@ class TypeRef:
 class ParamSpec:
     """One action parameter, positional on the wire, in declaration order."""
 
+    #: The name in the generated method (the server's name, with a ``_`` suffix if it would clash).
     name: str
     type: TypeRef
     #: Python source of the default value, or ``None`` for a required parameter.
     default: str | None
+    #: The parameter's name on the server (the OpenAPI title).
+    server_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,8 @@ class TypedDictDecl:
     name: str
     fields: tuple[FieldDecl, ...]
     doc: str | None
+    #: True when a key is not an identifier (or is a keyword): written ``Name = TypedDict("Name", {...})``.
+    functional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,8 @@ class EnumDecl:
     base: Literal["enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.IntFlag", "enum.Flag"]
     members: tuple[EnumMember, ...]
     doc: str | None
+    #: True when a member name is not an identifier (or is a keyword): written ``Name = enum.Enum("Name", {...})``.
+    functional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,7 @@ def _args_schema(action: ActionSpec) -> dict[str, Any]:
         "maxItems": len(action.params),
     }
     if action.params:
-        schema["prefixItems"] = [_titled(_schema(p.type), p.name) for p in action.params]
+        schema["prefixItems"] = [_titled(_schema(p.type), p.server_name) for p in action.params]
     schema["items"] = False
     return schema
 

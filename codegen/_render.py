@@ -30,6 +30,11 @@ def _docstring(text: str, indent: int) -> str:
     return f'"""{lines[0]}\n{rest}\n{pad}"""'
 
 
+def _comment(text: str) -> str:
+    """``text`` as ``#`` comment lines (the docstring of a type written in functional form)."""
+    return "\n".join(f"# {line}".rstrip() for line in text.strip().splitlines())
+
+
 LINE_LENGTH = 120
 
 
@@ -73,6 +78,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["docstring"] = _docstring
+    env.filters["comment"] = _comment
     env.filters["pyrepr"] = pysource
     env.filters["method_def"] = _method_def
     env.filters["call_line"] = _call_line

@@ -8,8 +8,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from mypy import api
 
 from codegen import render_files
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def import_generated(path: Path) -> ModuleType:
@@ -25,6 +28,25 @@ def import_generated(path: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def mypy_strict(path: Path) -> list[str]:
+    """mypy (the project's strict configuration) on one generated client: its error lines."""
+    stdout, stderr, _status = api.run(
+        [
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(path.parent / ".mypy_cache"),
+            "--follow-imports",
+            "silent",
+            "--no-error-summary",
+            "--no-pretty",
+            str(path),
+        ]
+    )
+    assert not stderr, stderr
+    return [line for line in stdout.splitlines() if ": error:" in line]
 
 
 @pytest.fixture
