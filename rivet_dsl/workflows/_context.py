@@ -823,13 +823,10 @@ class WorkflowContext:
         # (no step runs again) and registers the compensations of their completed steps,
         # which a rollback needs as much after a reload as live. A branch that failed in a
         # join that has ended keeps its recorded error.
-        to_run = list(branches)
-        failed_before = {
-            b: r for b, r in records.items() if finished and r.status == "failed" and b in branches
-        }
-        if to_run:
-            subs = {b: self._branch_ctx(location, path, b) for b in to_run}
-            remaining = len(to_run)
+        failed_before = {b: r for b, r in records.items() if r.status == "failed"} if finished else {}
+        if branches:
+            subs = {b: self._branch_ctx(location, path, b) for b in branches}
+            remaining = len(branches)
 
             async def run(bname: str) -> Any:
                 nonlocal remaining
@@ -843,9 +840,9 @@ class WorkflowContext:
                     if remaining > 0:
                         engine.dec()
 
-            for _ in range(len(to_run) - 1):
+            for _ in range(len(branches) - 1):
                 engine.inc()
-            tasks = [asyncio.get_running_loop().create_task(run(b)) for b in to_run]
+            tasks = [asyncio.get_running_loop().create_task(run(b)) for b in branches]
             stopped = _stop_siblings_on_error(engine, tasks)
             try:
                 settled = await asyncio.gather(*tasks, return_exceptions=True)
@@ -857,7 +854,7 @@ class WorkflowContext:
             for value in settled:
                 if isinstance(value, _CONTROL) or isinstance(value, asyncio.CancelledError):
                     raise value
-            for bname, value in zip(to_run, settled, strict=True):
+            for bname, value in zip(branches, settled, strict=True):
                 if bname in failed_before:
                     errors[bname] = WorkflowError(failed_before[bname].error or "branch failed")
                 elif isinstance(value, BaseException):
