@@ -140,6 +140,10 @@ async def recover(runtime: Runtime, actor_id: str) -> None:
     restart_workflow(actor)
 
 
+#: Entries whose finished record short-circuits a replay of what they enclose.
+_CONTAINERS = ("loop", "join", "race")
+
+
 def _find(history: History, target: str) -> tuple[bytes, Entry] | None:
     for location, entry in history.entries.items():
         if history.readable(location) == target:
@@ -150,7 +154,8 @@ def _find(history: History, target: str) -> tuple[bytes, Entry] | None:
 async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = None) -> None:
     """Delete the step at path ``step`` and everything recorded after it, then rerun the workflow.
 
-    A step inside a loop rewinds from the innermost enclosing loop entry. Without ``step`` the
+    A step inside a loop, join or race rewinds from the outermost of them: that entry and
+    everything recorded after it are deleted, so it runs again as a whole. Without ``step`` the
     whole history is deleted and the workflow runs from the beginning. Refused while the workflow
     is running (it must be waiting, completed or failed).
     """
@@ -168,12 +173,14 @@ async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = N
             raise WorkflowError(f"No step at {step!r} in the workflow history", code="step_not_found")
         location, entry = found
         cut = entry.seq
-        # Rewind from the innermost enclosing loop, if any.
+        # Rewind from the outermost enclosing loop, join or race, if any: a finished one
+        # short-circuits on replay (a completed loop returns its value, a join keeps its
+        # branches' recorded statuses, a race replays only its recorded winner), so the step
+        # would not run again, or would run under an entry describing a run that is gone.
         segments = split_key(location)
-        for depth in range(len(segments) - 1, 0, -1):
-            parent = b"".join(segments[:depth])
-            parent_entry = history.entries.get(parent)
-            if parent_entry is not None and parent_entry.kind == "loop":
+        for depth in range(1, len(segments)):
+            parent_entry = history.entries.get(b"".join(segments[:depth]))
+            if parent_entry is not None and parent_entry.kind in _CONTAINERS:
                 cut = parent_entry.seq
                 break
     for location, entry in history.entries.items():
