@@ -108,7 +108,11 @@ def _settled(actor: LiveActor) -> bool:
 
 
 async def recover(runtime: Runtime, actor_id: str) -> None:
-    """Restart a failed workflow: failed/exhausted steps get their attempts back and run again."""
+    """Restart a failed workflow: failed/exhausted steps get their attempts back and run again.
+
+    A step whose compensation ran (a rolled-back saga) runs again too: its effect was undone,
+    so it cannot count as done. Steps never compensated keep their result and their effect.
+    """
     actor = await runtime.acquire(actor_id)
     engine = actor.workflow
     if engine is not None and not engine.done:
@@ -117,25 +121,56 @@ async def recover(runtime: Runtime, actor_id: str) -> None:
     history = History.from_rows(await runtime.storage.load_kv(actor_id, PREFIX))
     if history.meta.status not in ("failed", "rolling_back"):
         return
-    batch = runtime.storage.batch
-    for location, entry in history.entries.items():
+    entries = history.entries
+    changed: set[bytes] = set()
+    redone: list[bytes] = []
+    for location, entry in entries.items():
         if entry.status in ("failed", "exhausted"):
             entry.status = "pending"
             entry.attempts = 0
             entry.error = None
             entry.last_attempt_at = None
-            batch.kv_put(actor_id, ENTRY_PREFIX + location, encode(entry))
-        if entry.kind == "join" and entry.status == "failed":
-            entry.status = "pending"
             for branch in (entry.branches or {}).values():
                 if branch.status == "failed":
                     branch.status = "pending"
                     branch.error = None
-            batch.kv_put(actor_id, ENTRY_PREFIX + location, encode(entry))
+            changed.add(location)
+        if entry.kind == "step" and entry.rollback_done:
+            # Compensated: its effect was undone, so it runs again (and is compensated again
+            # if the workflow fails again).
+            entry.status = "pending"
+            entry.output = None
+            entry.error = None
+            entry.attempts = 0
+            entry.last_attempt_at = None
+            entry.completed_at = None
+            entry.rollback_done = False
+            entry.rollback_error = None
+            changed.add(location)
+            redone.append(location)
+        elif entry.rollback_error is not None:
+            # Its compensation failed, so its effect stands: it stays done (and is compensated
+            # if the workflow fails again).
+            entry.rollback_error = None
+            changed.add(location)
+    # A join around a step that runs again records its branches' new results (a completed
+    # join would keep the old ones). A race keeps its recorded winner, which replays.
+    for location in redone:
+        segments = split_key(location)
+        for depth in range(1, len(segments)):
+            parent = b"".join(segments[:depth])
+            enclosing = entries.get(parent)
+            if enclosing is not None and enclosing.kind == "join" and enclosing.status == "completed":
+                enclosing.status = "pending"
+                changed.add(parent)
+    batch = runtime.storage.batch
+    for location in changed:
+        batch.kv_put(actor_id, ENTRY_PREFIX + location, encode(entries[location]))
     history.meta.status = "pending"
     history.meta.error = None
     history.meta.reported = False
     batch.kv_put(actor_id, META_KEY, encode(history.meta))
+    actor.persist_wake()  # a crash before the rerun's first commit still resumes it on restart
     await actor.commit()
     restart_workflow(actor)
 
