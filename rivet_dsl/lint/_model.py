@@ -14,6 +14,7 @@ the collected :class:`EntryCall` list in ``finish``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
@@ -28,9 +29,14 @@ __all__ = [
     "ActorClass",
     "EntryCall",
     "ModuleModel",
+    "Path",
     "Scope",
+    "Site",
     "context_method",
+    "exclusive",
+    "is_first_path",
     "literal_string",
+    "split_index",
 ]
 
 # context method -> entry type recorded in history (and in the lock file)
@@ -128,12 +134,24 @@ class ActorClass:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Site:
-    """Where a call is made in one function: the arms around it, the chains it leaves, its order."""
+    """Where a call is made in one function: the arms around it, the chains it leaves, its order.
+
+    ``conditional``: the call may be skipped when the function runs (it sits in an ``if``/``match``
+    arm, a loop body, an ``except`` handler or ``else``, a ``try`` body after its first statement, the
+    right side of ``and``/``or``, a comprehension, or after a ``return``/``raise`` that only some runs
+    take). ``node`` is the helper call, for a helper's site.
+    """
 
     scope: Scope
     arms: Arms
     exits: frozenset[int]
     seq: int
+    conditional: bool = False
+    node: cst.Call | None = None
+
+
+Path = tuple[Site, ...]  # outermost function first, ending at the entry itself
+_MAX_PATHS = 64
 
 
 @dataclasses.dataclass(eq=False)
@@ -151,7 +169,8 @@ class Scope:
     root: cst.FunctionDef | None = None
     entries: list[EntryCall] = dataclasses.field(default_factory=list)
     messages: set[str] = dataclasses.field(default_factory=set)
-    site: Site | None = None  # for a helper called with a context: the call that runs it
+    # for a helper: the calls that run it in its owner's history, first call first (its placement)
+    sites: list[Site] = dataclasses.field(default_factory=list)
     self_aliases: set[str] = dataclasses.field(default_factory=set)  # `s = self` in this function
 
     @property
@@ -163,6 +182,11 @@ class Scope:
         if not isinstance(node, cst.Name):
             return False
         return node.value == self.self_name or node.value in self.self_aliases
+
+    @property
+    def site(self) -> Site | None:
+        """The first call that runs this helper: where its entries are placed."""
+        return self.sites[0] if self.sites else None
 
     @property
     def entry_owner(self) -> Scope:
@@ -190,16 +214,43 @@ class EntryCall:
     arms: Arms
     exits: frozenset[int]
     children: list[Scope] = dataclasses.field(default_factory=list)
+    conditional: bool = False
+
+    @functools.cached_property
+    def leaf(self) -> Site:
+        """This call as the last site of its paths."""
+        return Site(self.scope, self.arms, self.exits, self.seq, self.conditional)
 
     @property
     def sites(self) -> list[Site]:
-        """This call, and the helper calls that lead to it, outermost function first."""
-        sites = [Site(self.scope, self.arms, self.exits, self.seq)]
+        """This call, and the first helper calls that lead to it, outermost function first."""
+        sites = [self.leaf]
+        seen = {id(self.scope)}
         scope = self.scope
-        while scope.site is not None:
+        while scope.site is not None and id(scope.site.scope) not in seen:
             sites.append(scope.site)
             scope = scope.site.scope
+            seen.add(id(scope))
         return sites[::-1]
+
+    def paths(self) -> list[Path]:
+        """Every chain of helper calls that runs this call, outermost function first (at most 64).
+
+        A helper called twice in its owner's history has two paths; a recursive call is not followed.
+        """
+        found: list[Path] = []
+
+        def up(scope: Scope, tail: Path, seen: frozenset[int]) -> None:
+            options = [s for s in scope.sites if id(s.scope) not in seen]
+            if not options:
+                found.append(tail)
+            for site in options:
+                if len(found) >= _MAX_PATHS:
+                    return
+                up(site.scope, (site, *tail), seen | {id(site.scope)})
+
+        up(self.scope, (self.leaf,), frozenset({id(self.scope)}))
+        return found
 
     @property
     def entry_type(self) -> str:
@@ -228,23 +279,42 @@ class EntryCall:
         return None
 
     def exclusive_with(self, other: EntryCall) -> bool:
-        """True when the two calls cannot both run in one execution of the scope that owns them.
+        """True when the two calls, placed at their first helper calls, cannot both run in one execution."""
+        return exclusive(tuple(self.sites), tuple(other.sites))
 
-        Calls made by helpers are placed at the helper call: the arms around it count, and so does
-        a ``return`` that leaves the caller, but a ``return`` inside a helper only ends the helper.
-        """
-        mine = _arm_of_chain(self.sites)
-        for chain, arm in _arm_of_chain(other.sites).items():
-            if chain in mine and mine[chain] != arm:
-                return True
-        for a, b in zip(self.sites, other.sites, strict=False):
-            if a.scope is not b.scope:
-                return False  # a helper without a known call site: only its arms say anything
-            if a.seq != b.seq:  # the first function where the two paths part
-                first, second = (a, b) if a.seq < b.seq else (b, a)
-                theirs = {chain for chain, _ in second.arms}
-                return any(chain not in theirs for chain in first.exits)
-        return False
+
+def is_first_path(path: Path) -> bool:
+    """Every helper call on ``path`` is the first call of its helper (where its entries are placed)."""
+    return all(inner.scope.site is outer for outer, inner in zip(path, path[1:]))
+
+
+def split_index(a: Path, b: Path) -> int | None:
+    """The index of the function where two paths part (``None``: no common outermost function)."""
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x.scope is not y.scope:
+            return None
+        if x.seq != y.seq:
+            return index
+    return None
+
+
+def exclusive(a: Path, b: Path) -> bool:
+    """True when the calls at the ends of the two paths cannot both run in one execution.
+
+    Helper calls count by the arms around them, and so does a ``return`` that leaves the caller,
+    but a ``return`` inside a helper only ends the helper.
+    """
+    mine = _arm_of_chain(a)
+    for chain, arm in _arm_of_chain(b).items():
+        if chain in mine and mine[chain] != arm:
+            return True
+    index = split_index(a, b)
+    if index is None:
+        return False  # a helper without a known call site: only its arms say anything
+    x, y = a[index], b[index]
+    first, second = (x, y) if x.seq < y.seq else (y, x)
+    theirs = {chain for chain, _ in second.arms}
+    return any(chain not in theirs for chain in first.exits)
 
 
 def _arm_of_chain(sites: Sequence[Site]) -> dict[int, int]:
@@ -435,13 +505,28 @@ class ModuleModel:
         key = (id(func), f"{kind}:{id(caller.entry_owner) if kind == 'helper' else ''}:{label}")
         existing = self._method_scopes.get(key)
         if existing is not None:
-            return existing if kind != "helper" else None
+            return existing
         params = _params(func)
         self_name = params[0].name.value if params else None
         if kind != "helper":
             contexts = {params[1].name.value} if len(params) > 1 else set()
         owner = caller if kind == "helper" else None
         scope = Scope(kind, func, actor, frozenset(contexts | _annotated_contexts(func)), frozenset(), self_name, owner, label, func)
+        self._method_scopes[key] = scope
+        self._pending_methods.append((scope, func))
+        return scope
+
+    def _module_helper(self, func: cst.FunctionDef, caller: Scope, contexts: set[str]) -> Scope | None:
+        """The scope of a module-level function called with a context, one per history it lands in."""
+        mark = self._marks.get(id(func))
+        if mark is not None and mark.kind != "helper":
+            return None  # a loop body, a branch or step code
+        key = (id(func), f"module-helper:{id(caller.entry_owner)}")
+        existing = self._method_scopes.get(key)
+        if existing is not None:
+            return existing
+        scope = Scope("helper", func, caller.actor, frozenset(contexts), frozenset(), None, caller, None, func)
+        self._marks.setdefault(id(func), _Mark("helper", scope))
         self._method_scopes[key] = scope
         self._pending_methods.append((scope, func))
         return scope
@@ -528,6 +613,9 @@ def _takes_self(func: cst.FunctionDef) -> bool:
     return not any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in func.decorators)
 
 
+_BRANCHING = (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp)
+
+
 def _terminates(block: cst.BaseSuite) -> bool:
     if not isinstance(block, cst.IndentedBlock) or not block.body:
         return False
@@ -568,6 +656,7 @@ class _Walker:
         self.lambdas: list[cst.Lambda] = []
         self.local_defs: dict[str, AnyFunction] = {}
         self.awaited: set[int] = set()
+        self.exited = False  # a `return`/`raise` that only some runs take was seen: the rest may be skipped
 
     def lookup(self, name: str) -> AnyFunction | None:
         walker: _Walker | None = self
@@ -618,6 +707,8 @@ class _Walker:
             self.local_defs[bound] = node
             self.deferred.append(node)
             return False
+        if (kind is cst.Return or kind is cst.Raise) and not self.exited:
+            self.exited = any(isinstance(above, _BRANCHING) for above in self.stack)
         self.stack.append(node)
         if kind is cst.Await:
             assert isinstance(node, cst.Await)
@@ -704,6 +795,36 @@ class _Walker:
                     exits.add(id(node))
         return tuple(arms), frozenset(exits)
 
+    def _conditional(self) -> bool:
+        """The node being visited may be skipped when this function runs (see :class:`Site`)."""
+        if self.exited:
+            return True
+        stack = self.stack
+        for i, (node, child) in enumerate(zip(stack, stack[1:])):
+            if isinstance(node, cst.If | cst.IfExp | cst.While):
+                if child is not node.test:
+                    return True
+            elif isinstance(node, cst.For):
+                if child is not node.iter:
+                    return True
+            elif isinstance(node, cst.Try | cst.TryStar):
+                if child is node.body:  # an earlier statement of the body may raise into a handler
+                    if i + 2 < len(stack) and node.body.body and stack[i + 2] is not node.body.body[0]:
+                        return True
+                elif child is not node.finalbody:
+                    return True
+            elif isinstance(node, cst.BooleanOperation):
+                if child is node.right:
+                    return True
+            elif isinstance(node, cst.Match | cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp):
+                if not (isinstance(node, cst.Match) and child is node.subject):
+                    return True
+        return False
+
+    def _site(self, node: cst.Call | None = None) -> Site:
+        arms, exits = self._arms()
+        return Site(self.scope, arms, exits, self.model.next_seq(), self._conditional(), node)
+
     def _call(self, node: cst.Call) -> None:
         scope = self.scope
         found = context_method(node, scope.visible)
@@ -715,6 +836,7 @@ class _Walker:
         awaited = id(node) in self.awaited or (isinstance(parent, cst.Await) and parent.expression is node)
         arms, exits = self._arms()
         entry = EntryCall(node, method, receiver, scope, awaited, self.model.next_seq(), arms, exits)
+        entry.conditional = self._conditional()
         self.model.entries.append(entry)
         scope.entry_owner.entries.append(entry)
         if method == "step":
@@ -768,16 +890,24 @@ class _Walker:
         return self.scope.is_self(node)
 
     def _helper_call(self, node: cst.Call) -> None:
-        """``self.helper(ctx)`` / ``helper(ctx)``: the callee is workflow code with that context."""
+        """``self.helper(ctx)`` / ``helper(ctx)``: the callee is workflow code with that context.
+
+        A nested function that uses the enclosing context is a helper when called without it too
+        (``await charge()``). Every call of a helper in one history is recorded as one of its sites.
+        """
         visible = self.scope.visible
         passed = [
             (i, a)
             for i, a in enumerate(node.args)
             if isinstance(a.value, cst.Name) and a.value.value in visible and a.star == ""
         ]
-        if not passed:
-            return
         func = node.func
+        if not passed:
+            if isinstance(func, cst.Name):
+                local = self._local(func.value)
+                if local is not None:
+                    self._nested_helper(node, local, set())
+            return
         target: AnyFunction | None = None
         method = False
         if isinstance(func, cst.Attribute) and self._is_self(func.value) and func.attr.value in self.scope.actor.plain_methods:
@@ -802,16 +932,32 @@ class _Walker:
         if method:
             assert isinstance(func, cst.Attribute)
             helper = self.model._method_scope("helper", self.scope.actor, func.attr.value, self.scope, contexts, None)
-        elif id(target) not in self.model._marks and isinstance(func, cst.Name) and self.model.module_defs.get(func.value) is target:
+        elif isinstance(func, cst.Name) and self.model.module_defs.get(func.value) is target:
             assert isinstance(target, cst.FunctionDef)
-            helper = Scope("helper", target, self.scope.actor, frozenset(contexts), frozenset(), None, self.scope, None, target)
-            self.model._marks[id(target)] = _Mark("helper", helper)
-            self.model._pending_methods.append((helper, target))
-        elif id(target) not in self.model._marks:
+            helper = self.model._module_helper(target, self.scope, contexts)
+        else:
+            self._nested_helper(node, target, contexts)
+            return
+        if helper is not None:  # its entries land in this scope's history, as if made here
+            helper.sites.append(self._site(node))
+
+    def _local(self, name: str) -> AnyFunction | None:
+        walker: _Walker | None = self
+        while walker is not None:
+            found = walker.local_defs.get(name)
+            if found is not None:
+                return found
+            walker = walker.parent
+        return None
+
+    def _nested_helper(self, node: cst.Call, target: AnyFunction, contexts: set[str]) -> None:
+        mark = self.model._marks.get(id(target))
+        if mark is None:
             helper = self.model._nested_scope("helper", target, self.scope, None)
             helper.contexts = helper.contexts | frozenset(contexts)
             self.model._marks[id(target)] = _Mark("helper", helper)
-        if helper is not None:  # its entries land in this scope's history, as if made here
-            arms, exits = self._arms()
-            helper.site = Site(self.scope, arms, exits, self.model.next_seq())
-
+        elif mark.kind == "helper" and mark.scope is not None and mark.scope.entry_owner is self.scope.entry_owner:
+            helper = mark.scope
+        else:
+            return
+        helper.sites.append(self._site(node))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .._model import EntryCall
+import libcst as cst
+
+from .._model import EntryCall, Path, exclusive, is_first_path, split_index
 from .._types import Invalid, Valid
 from ..rule import LintRule
 
@@ -15,6 +17,9 @@ class UniqueEntryName(LintRule):
     A scope is one function: the workflow, a loop body or a branch; entries made by the helpers it
     calls land in its history, so they count as made at the call. Names in the mutually exclusive
     arms of one ``if``/``elif``/``else`` (or ``match``), or after an arm that returns, do not clash.
+    A helper called twice in one history makes its entries twice: the second call is reported for
+    each entry the helper makes on every call (one not in an ``if`` arm, loop body, handler, ``and``/
+    ``or`` operand, or after a ``return`` some calls take: an argument may decide those).
     """
 
     CODE = "RVT002"
@@ -88,25 +93,91 @@ class UniqueEntryName(LintRule):
             """,
             line=9,
         ),
+        Invalid(
+            """
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    await self.charge(ctx)
+                    await self.charge(ctx)
+
+                async def charge(self, ctx: WorkflowContext) -> None:
+                    await ctx.step("charge", self.pay)
+            """,
+            line=7,
+            col=15,
+            expected_message="this call makes entry 'charge' (line 10) again: the call at line 6 already made it",
+        ),
     )
 
     def finish(self) -> None:
-        groups: dict[tuple[int, str], list[EntryCall]] = {}
+        groups: dict[tuple[int, str], list[tuple[EntryCall, list[Path]]]] = {}
+        reported: set[int] = set()  # one report per node
         for entry in self.model.entries:
             name = entry.name
             if name is None:
                 continue
+            paths = entry.paths()
             # helpers share the history of the scope that calls them (entry_owner)
             previous = groups.setdefault((id(entry.scope.entry_owner), name), [])
-            for earlier in previous:
-                if not earlier.exclusive_with(entry):
-                    node = entry.name_node
-                    assert node is not None
-                    line = self.model.position(earlier.node).start.line
-                    self.report(
-                        node,
-                        f"entry name {name!r} is already used at line {line} in this scope; "
-                        "give each entry its own name",
-                    )
-                    break
-            previous.append(entry)
+            for index, path in enumerate(paths):  # a helper called twice makes its entries twice
+                for other in paths[:index]:
+                    self._clash(name, entry, other, entry, path, reported)
+            for earlier, earlier_paths in previous:
+                if entry.exclusive_with(earlier):
+                    pairs = [(a, b) for a in earlier_paths for b in paths if not is_first_path(a) or not is_first_path(b)]
+                else:  # where both are placed, at the first call of their helpers: as always
+                    pairs = [(tuple(earlier.sites), tuple(entry.sites))]
+                for a, b in pairs:
+                    self._clash(name, earlier, a, entry, b, reported)
+            previous.append((entry, paths))
+
+    def _clash(self, name: str, first: EntryCall, a: Path, second: EntryCall, b: Path, reported: set[int]) -> None:
+        """Report when the ends of two paths can both run; once per reported node."""
+        if exclusive(a, b):
+            return
+        line = self.model.position
+        if is_first_path(a) and is_first_path(b):
+            node = second.name_node
+            assert node is not None
+            if id(node) not in reported:
+                reported.add(id(node))
+                self.report(
+                    node,
+                    f"entry name {name!r} is already used at line {line(first.node).start.line} in this scope; "
+                    "give each entry its own name",
+                )
+            return
+        index = split_index(a, b)
+        if index is None:
+            return
+        if any(site.conditional for site in [*a[index + 1 :], *b[index + 1 :]]):
+            return  # a helper might skip the entry on one of its calls (an argument may decide)
+        if a[index].seq > b[index].seq:
+            first, a, second, b = second, b, first, a
+        later, earlier = b[index], a[index]
+        before = f"line {line(first.node).start.line}"
+        if earlier.node is not None:
+            before += f" (through the call at line {line(earlier.node).start.line})"
+        if first is second:
+            target: cst.CSTNode | None = later.node
+            message = (
+                f"this call makes entry {name!r} (line {line(second.node).start.line}) again: the call at line "
+                f"{line(earlier.node).start.line if earlier.node is not None else '?'} already made it in this scope; "
+                "give each entry its own name"
+            )
+        elif later.node is None:
+            target = second.name_node
+            message = f"entry name {name!r} is already used at {before} in this scope; give each entry its own name"
+        else:
+            target = later.node
+            message = (
+                f"this call makes entry {name!r} (line {line(second.node).start.line}) again: it is already used at "
+                f"{before} in this scope; give each entry its own name"
+            )
+        assert target is not None
+        if id(target) not in reported:
+            reported.add(id(target))
+            self.report(target, message)
