@@ -5,11 +5,13 @@ These take the runtime and an actor id (the inspector routes call them).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .._errors import WorkflowError
 from ..runtime._codec import decode_builtins, encode
 from ..runtime._run_handler import restart_workflow
+from ..storage import QueueRow
 from ._history import ENTRY_PREFIX, META_KEY, PREFIX, Entry, History, split_key
 
 if TYPE_CHECKING:
@@ -191,7 +193,8 @@ async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = N
 
     A step inside a loop, join or race rewinds from the outermost of them: that entry and
     everything recorded after it are deleted, so it runs again as a whole. Without ``step`` the
-    whole history is deleted and the workflow runs from the beginning. Refused while the workflow
+    whole history is deleted and the workflow runs from the beginning. The messages the deleted
+    entries took go back to the queue in their places, for the rerun. Refused while the workflow
     is running (it must be waiting, completed or failed).
     """
     actor = await runtime.acquire(actor_id)
@@ -199,7 +202,6 @@ async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = N
         raise WorkflowInFlightError()
     await runtime.storage.commit()
     history = History.from_rows(await runtime.storage.load_kv(actor_id, PREFIX))
-    batch = runtime.storage.batch
     if step is None:
         cut = -1
     else:
@@ -218,33 +220,38 @@ async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = N
             if parent_entry is not None and parent_entry.kind in _CONTAINERS:
                 cut = parent_entry.seq
                 break
-    for location, entry in history.entries.items():
-        if entry.seq >= cut:
-            batch.kv_delete(actor_id, ENTRY_PREFIX + location)
+    if not _settled(actor):
+        raise WorkflowInFlightError()  # a message woke it while the history loaded
+    task = actor._run_task
+    if task is not None and not task.done():
+        # Waiting: stop the suspended coroutine; it resumes from the rewritten history.
+        if actor.workflow is not None:
+            actor.workflow.done = True
+        task.cancel()
+        await asyncio.wait([task])
+    # From here on nothing awaits until the commit: the deletes, the messages given back and
+    # the wake-up are staged together and land in one transaction (another actor's commit
+    # cannot carry half of them).
+    batch = runtime.storage.batch
+    forgotten = [(loc, e) for loc, e in history.entries.items() if e.seq >= cut]
+    for location, entry in forgotten:
+        batch.kv_delete(actor_id, ENTRY_PREFIX + location)
     history.meta.status = "pending"
     history.meta.output = None
     history.meta.error = None
     history.meta.reported = False
     batch.kv_put(actor_id, META_KEY, encode(history.meta))
-    engine = actor.workflow
-    running = actor._run_task is not None and not actor._run_task.done()
-    if running:
-        # Waiting: stop the suspended coroutine; it resumes from the rewritten history.
-        task = actor._run_task
-        assert task is not None
-        if engine is not None:
-            engine.done = True
-        task.cancel()
-        import asyncio
-
-        await asyncio.wait([task])
-    # Completable messages handed off in the deleted entries and never completed are held:
-    # the rerun takes them again (their senders still get the answer).
+    # The messages the forgotten entries took are the rerun's again, in their original places
+    # (same seq, so FIFO by arrival): consumed ones go back to the queue, and completable ones
+    # held and never completed become visible again (their senders still get the answer).
     queue = actor.queue if actor.definition.queues else None
-    for entry in history.entries.values():
-        if queue is not None and entry.seq >= cut and entry.kind == "message":
-            for seq, name, _body, _created_at, completed in entry.messages or []:
-                if not completed:
-                    queue.release(seq, name)
+    if queue is not None:
+        for _, entry in forgotten:
+            if entry.kind != "message":
+                continue
+            for seq, name, body, created_at, _completed in entry.messages or []:
+                queue.restore(QueueRow(actor_id, seq, name, body, created_at))  # no-op if still queued
+                queue.release(seq, name)  # no-op unless held
+    actor.persist_wake()  # a crash before the rerun's first commit still resumes it on restart
     await actor.commit()
     restart_workflow(actor)
