@@ -341,6 +341,7 @@ class ModuleModel:
         self._marks: dict[int, _Mark] = {}
         self._lambda_scopes: dict[int, Scope] = {}
         self._step_code: set[int] = set()
+        self._referenced: set[int] = set()  # nested functions named in workflow code
         self._method_scopes: dict[tuple[int, str], Scope] = {}
         self._pending_methods: list[tuple[Scope, cst.FunctionDef]] = []
         self._seq = 0
@@ -465,23 +466,27 @@ class ModuleModel:
         self._current = scope.root
         on_scope(scope, walker.stack)
         walker.walk(scope.func.body)
-        # nested functions: scopes first (they may mark siblings), then helpers, step code skipped
+        # nested functions: scopes and called helpers first (they may mark siblings), then lambda
+        # scopes, then the other nested functions that workflow code refers to (`branches = {...}`),
+        # walked as helpers; a function used only by step code (or not at all) is skipped
         pending = list(walker.deferred)
-        while pending:
+        lambdas = list(walker.lambdas)
+        while pending or lambdas:
             ready = [d for d in pending if (m := self._marks.get(id(d))) is not None and m.scope is not None]
-            if not ready:
-                helpers = [d for d in pending if id(d) not in self._marks]
-                if not helpers:
-                    break
-                ready = helpers[:1]
-                self._marks[id(ready[0])] = _Mark("helper", self._nested_scope("helper", ready[0], scope, None))
-            for d in ready:
-                pending.remove(d)
-                mark = self._marks[id(d)]
-                assert mark.scope is not None
-                self._walk(mark.scope, dispatch, on_scope, walker)
-        for lam in walker.lambdas:
-            self._walk(self._lambda_scopes[id(lam)], dispatch, on_scope, walker)
+            if ready:
+                for d in ready:
+                    pending.remove(d)
+                    mark = self._marks[id(d)]
+                    assert mark.scope is not None
+                    self._walk(mark.scope, dispatch, on_scope, walker)
+                continue
+            if lambdas:
+                self._walk(self._lambda_scopes[id(lambdas.pop(0))], dispatch, on_scope, walker)
+                continue
+            helpers = [d for d in pending if id(d) not in self._marks and id(d) in self._referenced]
+            if not helpers:
+                break
+            self._marks[id(helpers[0])] = _Mark("helper", self._nested_scope("helper", helpers[0], scope, None))
 
     def _nested_scope(self, kind: ScopeKind, func: AnyFunction, parent: Scope, label: str | None) -> Scope:
         annotated = _annotated_contexts(func)
@@ -692,8 +697,8 @@ class _Walker:
             self.local_defs[node.name.value] = node
             self.deferred.append(node)
             return False
-        if kind is cst.ClassDef or id(node) in self.model._step_code:
-            return False
+        if kind is cst.ClassDef or kind is cst.Annotation or id(node) in self.model._step_code:
+            return False  # (a local variable's annotation is never evaluated; a parameter's is a type)
         if kind is cst.Import or kind is cst.ImportFrom:
             self.model.imported.update(_import_binds(node))
         elif kind is cst.Lambda and id(node) in self.model._lambda_scopes:
@@ -709,6 +714,9 @@ class _Walker:
             return False
         if (kind is cst.Return or kind is cst.Raise) and not self.exited:
             self.exited = any(isinstance(above, _BRANCHING) for above in self.stack)
+        if kind is cst.Name:
+            assert isinstance(node, cst.Name)
+            self._reference(node)
         self.stack.append(node)
         if kind is cst.Await:
             assert isinstance(node, cst.Await)
@@ -795,6 +803,17 @@ class _Walker:
                     exits.add(id(node))
         return tuple(arms), frozenset(exits)
 
+    def _reference(self, node: cst.Name) -> None:
+        """Note a nested function named in workflow code (not as an attribute or keyword name)."""
+        parent = self.stack[-1] if self.stack else None
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            return
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            return
+        local = self._local(node.value)
+        if local is not None:
+            self.model._referenced.add(id(local))
+
     def _conditional(self) -> bool:
         """The node being visited may be skipped when this function runs (see :class:`Site`)."""
         if self.exited:
@@ -855,6 +874,10 @@ class _Walker:
         if fn is None:
             return
         scope = self.scope
+        if kind == "step" and isinstance(fn, cst.Call) and self._resolve(fn.func) == "functools.partial":
+            if fn.args and fn.args[0].keyword is None and fn.args[0].star == "":
+                self._mark(fn.args[0].value, kind, entry, label)  # its other arguments are evaluated here
+            return
         if isinstance(fn, cst.Lambda):
             if kind == "step":
                 self.model._step_code.add(id(fn))
@@ -885,6 +908,15 @@ class _Walker:
             child_scope = self.model._method_scope(kind, scope.actor, fn.attr.value, scope, set(), label)
             if child_scope is not None:
                 entry.children.append(child_scope)
+
+    def _resolve(self, node: cst.BaseExpression) -> str | None:
+        """The imported dotted name of ``node`` (``partial`` after ``from functools import partial``)."""
+        dotted = _dotted(node)
+        root, _, rest = dotted.partition(".")
+        target = self.model.imported.get(root)
+        if not dotted or target is None or self._local(root) is not None:
+            return None
+        return f"{target}.{rest}" if rest else target
 
     def _is_self(self, node: cst.BaseExpression | None) -> bool:
         return self.scope.is_self(node)
