@@ -22,6 +22,7 @@ from .._errors import (
     ActionNotFoundError,
     ActionTimedOutError,
     ActorAbortedError,
+    ActorNotFoundError,
     InternalError,
     RivetError,
     StorageError,
@@ -84,6 +85,8 @@ class LiveActor:
         "_aborted",
         "_conns",
         "_destroy_requested",
+        "_destroyed",
+        "_destroying",
         "_durable",
         "_inflight",
         "_logger",
@@ -149,6 +152,11 @@ class LiveActor:
         self._run_active = False
         self._aborted: asyncio.Event | None = None
         self._destroy_requested = False
+        #: A destroy began (``on_destroy`` may still be running; the actor still exists).
+        self._destroying = False
+        #: The destroy's delete is staged: this incarnation may write nothing any more, and a
+        #: call still in flight on it fails with ``actor/not_found`` (see :meth:`check_alive`).
+        self._destroyed = False
         self._logger: logging.Logger | None = None
         self._ready: asyncio.Future[None] | None = None
         self._stopped: asyncio.Future[None] | None = None
@@ -228,6 +236,7 @@ class LiveActor:
     async def save_state(self) -> None:
         """Commit the state if it changed, and wait until everything written so far is durable."""
         await self.until_steps_idle()
+        self.check_alive()
         self._stage_state()
         if self._durable is None:
             self._durable = self.runtime.storage.commit()
@@ -325,7 +334,7 @@ class LiveActor:
     def _stage_state(self) -> bool:
         """Put the state in the pending batch if it changed since the last save (not while a
         step attempt runs: see ``begin_step``)."""
-        if self.definition.stateless or self._steps_running or self._lost:
+        if self.definition.stateless or self._steps_running or self._lost or self._destroyed:
             return False
         blob = self._encode_state()
         if blob == self._saved:
@@ -343,14 +352,37 @@ class LiveActor:
 
     def save_soon(self) -> None:
         """Stage the state and make sure a commit is coming, without waiting for it."""
+        if self._destroyed:
+            self._drop_writes()
+            return
         self._stage_state()
         self._durable = self.runtime.storage.commit()
 
     async def commit(self) -> None:
         """Commit everything staged so far (this actor's and others') and wait for it."""
+        self.check_alive()
         self._stage_state()
         self._durable = self.runtime.storage.commit()
         await self._wait_saved()
+
+    def check_alive(self) -> None:
+        """Raise ``actor/not_found`` once the actor is destroyed (its delete staged): what a
+        call still running on it wrote since is dropped, and the call fails rather than be
+        acknowledged for writes that will never land."""
+        if self._destroyed:
+            self._drop_writes()
+            raise ActorNotFoundError(
+                f"Actor not found: {self.actor_id} (destroyed)", metadata={"actor_id": self.actor_id}
+            )
+
+    def _drop_writes(self) -> None:
+        """Remove this destroyed incarnation's writes from the pending batch. While the delete
+        itself is still pending there, the storage drops them on its own (``drop_destroyed``);
+        once it has left, anything written since would land after it (an orphan schedule,
+        queue row or key-value entry)."""
+        batch = self.runtime.storage.batch
+        if self.actor_id not in batch.destroyed:
+            batch.drop_actors({self.actor_id})
 
     async def _wait_saved(self) -> None:
         durable = self._durable
@@ -369,6 +401,8 @@ class LiveActor:
         if self._lost:
             # This call's writes were made on top of a failed commit and were dropped.
             raise StorageError("commit failed: an earlier write of this actor failed")
+        # Destroyed while this call waited: its writes went with the actor (or were dropped).
+        self.check_alive()
 
     def lose(self) -> None:
         """A transaction with writes of this incarnation failed (see ``Storage._failed``):
@@ -520,6 +554,7 @@ class LiveActor:
         else:
             call_args = []
         if self.status is not Status.AWAKE:
+            self.check_alive()
             raise ActorAbortedError("The actor is stopping")
         self._enter()
         token = current_conn.set(conn) if conn is not None else None
@@ -561,6 +596,7 @@ class LiveActor:
 
     async def fire_due(self) -> None:
         """Run schedules that are due and wake workflow timers; then re-arm the next alarm."""
+        self.check_alive()
         now = self.runtime.clock.now()
         if self._schedule is not None:
             for row in self._schedule.pop_due(now):
@@ -582,7 +618,8 @@ class LiveActor:
                 result = definition.fn(self.user, *(getattr(values, p.name) for p in definition.params))
                 await _maybe_await(result)
         except Exception:
-            self.log.exception("scheduled action %s failed (not retried)", action)
+            if not self._destroyed:  # (destroyed meanwhile: it went with the actor)
+                self.log.exception("scheduled action %s failed (not retried)", action)
         finally:
             # The delete commits with the state the action changed: fired exactly once.
             self.runtime.storage.batch.delete_schedule(self.actor_id, schedule_id)
@@ -610,10 +647,14 @@ class LiveActor:
         actor the restarted runtime wakes at once (a receiver waiting in ``queue.next`` persists
         no alarm of its own; nobody would resume it). The woken receiver's next
         :meth:`alarms_changed` replaces the alarm, usually in the same batch."""
+        if self._destroyed:
+            return
         self.runtime.storage.batch.set_alarm(self.actor_id, self.runtime.clock.now())
 
     def alarms_changed(self) -> None:
         """Persist the earliest alarm (with the next commit) and arm the in-memory timer."""
+        if self._destroyed:
+            return  # no alarm for an actor that no longer exists
         at = self.next_alarm()
         persisted = at
         resume = None if self.workflow is None else self.workflow.resume_at
@@ -639,6 +680,15 @@ class LiveActor:
                 await _maybe_await(user.on_before_connect(conn.params))
             if "create_conn_state" in hooks:
                 conn.state = await _maybe_await(user.create_conn_state(conn.params))
+            if self.status is not Status.AWAKE:
+                # The actor began stopping while the hooks ran: it already closed the
+                # connections it had, and would never close this one.
+                conn.closed = True
+                if self._destroying:
+                    raise ActorNotFoundError(
+                        f"Actor not found: {self.actor_id} (destroyed)", metadata={"actor_id": self.actor_id}
+                    )
+                raise ActorAbortedError("The actor is stopping")
             if self._conns is None:
                 self._conns = {}
             self._conns[conn.id] = conn
@@ -718,7 +768,13 @@ class LiveActor:
             self.status = Status.STOPPED
 
     async def destroy(self) -> None:
-        """``on_destroy``, then delete the actor and everything it owns."""
+        """``on_destroy``, then delete the actor and everything it owns.
+
+        Calls still in flight are not waited for: one that ends before the delete is staged
+        is answered as usual (its writes land, and go with the actor); one that ends after
+        fails with ``actor/not_found``, and nothing it writes from then on reaches storage
+        (see :meth:`check_alive`)."""
+        self._destroying = True
         self._begin_stop()
         await self._stop_run_handler()
         for conn in list((self._conns or {}).values()):
@@ -730,11 +786,22 @@ class LiveActor:
                 await _maybe_await(self.user.on_destroy())
             except Exception:
                 self.log.exception("on_destroy failed")
+        # From here on this incarnation writes nothing: what is still pending with the delete
+        # is dropped by the storage, what comes later by `check_alive` and the guards it backs.
+        self._destroyed = True
         self.runtime.storage.batch.destroy_actor(self.actor_id)
         self.runtime.disarm_alarm(self.actor_id)
         try:
-            self._durable = self.runtime.storage.commit()
-            await self._wait_saved()
+            durable = self._durable = self.runtime.storage.commit()
+            await wait_durable(durable)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Not deleted: the actor is still there, and this incarnation is dropped (the
+            # calls in flight fail on `_lost`; the next call reloads what is committed).
+            self._destroyed = False
+            self.runtime.drop_live(self)
+            raise StorageError(f"commit failed: {exc}") from None
         finally:
             self.status = Status.STOPPED
 

@@ -18,6 +18,7 @@ import msgspec
 
 from .._errors import (
     ActorAbortedError,
+    ActorNotFoundError,
     QueueAlreadyCompletedError,
     QueueFullError,
     QueueMessageTooLargeError,
@@ -194,9 +195,11 @@ class ActorQueue:
 
     def push(self, row: QueueRow) -> None:
         """Make a prepared message visible: write it to the pending batch and wake receivers."""
+        actor = self._actor
+        actor.check_alive()  # a call still running on a destroyed actor queues nothing
         self._messages[row.seq] = row
         self._fifo(row.name)[row.seq] = row
-        self._actor.runtime.storage.batch.enqueue(row)
+        actor.runtime.storage.batch.enqueue(row)
         self._notify(row.name)
 
     def _notify(self, name: str) -> None:
@@ -228,7 +231,15 @@ class ActorQueue:
         self._completions[row.seq] = future
         try:
             self.push(row)
-            await self._actor.commit()
+            try:
+                await self._actor.commit()
+            except ActorNotFoundError:
+                # Destroyed before the message was durable: the stop has already answered this
+                # sender (`abort_completions`), and that answer stands.
+                aborted = future.exception() if future.done() and not future.cancelled() else None
+                if aborted is not None:
+                    raise aborted from None
+                raise
             if timeout is None:
                 response = await future
             else:
@@ -282,6 +293,7 @@ class ActorQueue:
         one undone)."""
         if row.seq in self._messages:
             return
+        self._actor.check_alive()
         self._messages[row.seq] = row
         self._messages = dict(sorted(self._messages.items()))  # rare: keep seq order
         fifo = self._fifo(row.name)

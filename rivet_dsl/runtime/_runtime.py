@@ -14,7 +14,7 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import ActorAlreadyExistsError, ActorNotFoundError, RivetError
+from .._errors import ActorAbortedError, ActorAlreadyExistsError, ActorNotFoundError, RivetError
 from ..actor._definition import ActorDefinition
 from ..storage import ActorRecord, Storage
 from ._clock import Clock, SystemClock, Timer
@@ -82,8 +82,8 @@ class _IdleTracker:
 
     def remove(self, actor: LiveActor) -> None:
         idle = self._by_class.get(actor.definition)
-        if idle:
-            idle.pop(actor.actor_id, None)
+        if idle and idle.get(actor.actor_id) is actor:  # (not a later incarnation's entry)
+            del idle[actor.actor_id]
 
     def __len__(self) -> int:
         return sum(len(idle) for idle in self._by_class.values())
@@ -256,14 +256,21 @@ class Runtime:
         return await self._create(name, key_tuple, input)
 
     async def get_for_id(self, actor_id: str) -> ActorInfo:
-        """The actor with this id; ``actor/not_found`` otherwise."""
-        live = self._live.get(actor_id)
-        if live is not None and live.status in (Status.STARTING, Status.AWAKE):
-            return ActorInfo(live.actor_id, live.name, live.key, 0.0)
-        record = await self.storage.load_actor(actor_id)
-        if record is None:
-            raise ActorNotFoundError(f"Actor not found: {actor_id}", metadata={"actor_id": actor_id})
-        return ActorInfo(record.actor_id, record.name, deserialize_key(record.key), record.created_at)
+        """The actor with this id; ``actor/not_found`` otherwise (a destroy in progress is
+        waited for, so the dying actor is not reported)."""
+        while True:
+            live = self._live.get(actor_id)
+            if live is not None:
+                info = await self._live_info(live)
+                if info is not None:
+                    return info
+                continue
+            record = await self.storage.load_actor(actor_id)
+            if actor_id in self._live:
+                continue  # woken (or being destroyed) while we were reading: look again
+            if record is None:
+                raise ActorNotFoundError(f"Actor not found: {actor_id}", metadata={"actor_id": actor_id})
+            return ActorInfo(record.actor_id, record.name, deserialize_key(record.key), record.created_at)
 
     async def list_actors(self, name: str | None = None, key: KeyLike = None, limit: int = 1000) -> list[ActorInfo]:
         """Actors known to storage, optionally filtered by name (and key)."""
@@ -276,30 +283,53 @@ class Runtime:
     async def _find(self, name: str, key: tuple[str, ...]) -> ActorInfo | None:
         definition = self.definition(name)
         key_text = serialize_key(key)
-        live = self._live_by_key.get((definition.name, key_text))
-        if live is not None:
-            if live.status is Status.STARTING and live._ready is not None:
-                await asyncio.shield(live._ready)
-            return ActorInfo(live.actor_id, live.name, live.key, 0.0)
-        record = await self.storage.find_actor(definition.name, key_text)
-        if record is None:
-            # A concurrent create for the same key may have registered meanwhile.
-            live = self._live_by_key.get((definition.name, key_text))
+        slot = (definition.name, key_text)
+        while True:
+            live = self._live_by_key.get(slot)
             if live is not None:
-                if live._ready is not None:
-                    await asyncio.shield(live._ready)
-                return ActorInfo(live.actor_id, live.name, live.key, 0.0)
-            return None
-        return ActorInfo(record.actor_id, record.name, key, record.created_at)
+                info = await self._live_info(live)
+                if info is not None:
+                    return info
+                continue  # it stopped: slept (its row is there) or was destroyed (it is not)
+            record = await self.storage.find_actor(definition.name, key_text)
+            if slot in self._live_by_key:
+                # Created, woken or being destroyed while we were reading: what we read may
+                # already be stale (a destroy deletes the row we may have found).
+                continue
+            if record is None:
+                return None
+            return ActorInfo(record.actor_id, record.name, key, record.created_at)
+
+    async def _live_info(self, live: LiveActor) -> ActorInfo | None:
+        """A live instance's identity once it is ready; ``None`` once it has stopped (slept,
+        been destroyed or dropped): a stopping instance is waited for and never handed out,
+        so a destroy in progress ends before the caller looks the actor up again."""
+        if live.status is Status.STARTING:
+            if live._ready is None:  # (every start sets it first; never wait for nothing)
+                raise ActorAbortedError("The actor is starting")
+            await asyncio.shield(live._ready)
+        if live.status is Status.AWAKE:
+            return ActorInfo(live.actor_id, live.name, live.key, 0.0)
+        if live.status is Status.STOPPING:
+            if live._stopped is None:  # (every stop sets it first)
+                raise ActorAbortedError("The actor is stopping")
+            await asyncio.shield(live._stopped)
+            return None  # (the stop forgot it)
+        self._forget(live)  # stopped or crashed yet still registered: never handed out either
+        return None
 
     async def _create(self, name: str, key: tuple[str, ...], input: Any) -> ActorInfo:
         definition = self.definition(name)
         key_text = serialize_key(key)
         existing = self._live_by_key.get((definition.name, key_text))
         if existing is not None:
-            if existing._ready is not None:
-                await asyncio.shield(existing._ready)
-            return ActorInfo(existing.actor_id, existing.name, existing.key, 0.0)
+            info = await self._live_info(existing)
+            if info is not None:
+                return info
+            # It stopped meanwhile: if it slept, it is still there; if it was destroyed, this
+            # creates the fresh one.
+            info = await self._find(name, key)
+            return info if info is not None else await self._create(name, key, input)
         wire_input = to_builtins(input)
         record = ActorRecord(
             new_actor_id(),
@@ -474,7 +504,10 @@ class Runtime:
             actor = await self.acquire(actor_id)
         except ActorNotFoundError:
             return
-        await actor.fire_due()
+        try:
+            await actor.fire_due()
+        except ActorNotFoundError:
+            return  # destroyed while its schedules ran: they went with it
 
     # -- calls -------------------------------------------------------------------------------
 

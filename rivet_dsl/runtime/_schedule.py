@@ -62,6 +62,7 @@ class Schedule:
         fire_at = when.timestamp() if isinstance(when, datetime) else float(when)
         name = self._action_name(action)
         actor = self._actor
+        actor.check_alive()  # a call still running on a destroyed actor schedules nothing
         row = ScheduleRow(
             actor.actor_id,
             secrets.token_hex(8),
