@@ -47,3 +47,31 @@ def test_annotations_of_local_variables_are_not_evaluated() -> None:
                 other: httpx.Response = httpx.get("x")
         """
     ) == [(10, "RVT006")]
+
+
+def test_clock_io_timeouts_and_hashing_through_objects_and_aliases() -> None:
+    assert found(
+        """
+        import asyncio
+        import os.path
+        from pathlib import Path
+        from asyncio import get_running_loop as running
+
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                started = running().time()
+                loop = asyncio.get_event_loop()
+                elapsed = loop.time() - started
+                base = Path("data")
+                config = (base / "config.json").read_text()
+                marker = base / "done"
+                if marker.exists() or os.path.exists("other"):
+                    return
+                shard = hash(self.key) % 4
+                async with asyncio.timeout(5):
+                    await ctx.step("work", self.work)
+                base = "plain"
+                name = base.upper() + Path("z").name
+        """
+    ) == [(14, "RVT003"), (16, "RVT003"), (18, "RVT006"), (20, "RVT006"), (20, "RVT006"), (22, "RVT004"), (23, "RVT007")]

@@ -16,7 +16,14 @@ __all__ = ["BannedName", "HEADER"]
 # the import line every snippet starts with
 HEADER = "from rivet_dsl import Actor, WorkflowContext, workflow\n"
 
-_PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
+# calls whose result has methods in the table: `Path("x").read_text()`, `get_running_loop().time()`
+_FACTORIES = {
+    "pathlib.Path": "pathlib.Path",
+    "pathlib.PosixPath": "pathlib.Path",
+    "pathlib.WindowsPath": "pathlib.Path",
+    "asyncio.get_running_loop": "asyncio.AbstractEventLoop",
+    "asyncio.get_event_loop": "asyncio.AbstractEventLoop",
+}
 
 
 class BannedName(LintRule):
@@ -28,6 +35,37 @@ class BannedName(LintRule):
     def __init__(self, model: ModuleModel) -> None:
         super().__init__(model)
         self._covered: set[int] = set()
+        self._typed: dict[tuple[int, str], str] = {}  # (scope, local name) -> type, from `p = Path(...)`
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1:
+            self._bind(node.targets[0].target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name) and self.scope is not None:
+            key = (id(self.scope), target.value)
+            kind = self._type_of(value)
+            if kind is None:
+                self._typed.pop(key, None)
+            else:
+                self._typed[key] = kind
+
+    def _type_of(self, node: cst.BaseExpression) -> str | None:
+        """``pathlib.Path`` for ``Path("a")``, ``Path("a") / "b"`` or a local bound to one, and so on."""
+        if isinstance(node, cst.Call):
+            for name in self.model.qualified_names(node.func):
+                if name in _FACTORIES:
+                    return _FACTORIES[name]
+        elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+            left = self._type_of(node.left)
+            return left if left == "pathlib.Path" else None
+        elif isinstance(node, cst.Name) and self.scope is not None:
+            return self._typed.get((id(self.scope), node.value))
+        return None
 
     def visit_Name(self, node: cst.Name) -> None:
         self._check(node)
@@ -37,9 +75,10 @@ class BannedName(LintRule):
 
     def _names(self, node: cst.Name | cst.Attribute) -> list[str]:
         names = sorted(self.model.qualified_names(node))
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Call):
-            if self.model.qualified_names(node.value.func) & _PATH_TYPES:
-                names.append(f"pathlib.Path.{node.attr.value}")
+        if isinstance(node, cst.Attribute):
+            kind = self._type_of(node.value)
+            if kind is not None:
+                names.append(f"{kind}.{node.attr.value}")
         return names
 
     def _check(self, node: cst.Name | cst.Attribute) -> None:
