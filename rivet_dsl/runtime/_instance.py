@@ -34,7 +34,7 @@ from ..storage import ActorRecord
 from ._codec import decode_builtins, decoder_for, encode, to_builtins, validate
 from ._connection import Conn
 from ._keys import deserialize_key
-from ._queue import ActorQueue
+from ._queue import SEQ_KEY, ActorQueue, reserved_seq
 from ._schedule import Schedule
 
 if TYPE_CHECKING:
@@ -463,7 +463,9 @@ class LiveActor:
         if not self.definition.stateless and record.state is not None:
             self._state = decoder_for(self.definition.state_type).decode(record.state)
         if self.definition.queues:
-            self._queue = ActorQueue(self, await storage.load_queue(self.actor_id))
+            rows = await storage.load_queue(self.actor_id)
+            reserved = reserved_seq(await storage.load_kv(self.actor_id, SEQ_KEY))
+            self._queue = ActorQueue(self, rows, reserved)
         if record.alarm_at is not None:
             self._schedule = Schedule(self, await storage.load_schedules(self.actor_id))
         await self._wake()
@@ -761,6 +763,8 @@ class LiveActor:
                 await _maybe_await(self.user.on_sleep())
             except Exception:
                 self.log.exception("on_sleep failed")
+        if self._queue is not None:
+            self._queue.settle_reservation()
         try:
             self.alarms_changed()
             await self.commit()

@@ -32,9 +32,28 @@ from ._codec import decoder_for, encode, to_builtins, validate, validate_encoded
 if TYPE_CHECKING:
     from ._instance import LiveActor
 
-__all__ = ["ActorQueue", "QueueMessage", "QueueSendResult", "queue_names"]
+__all__ = ["SEQ_KEY", "SEQ_RESERVATION", "ActorQueue", "QueueMessage", "QueueSendResult", "queue_names", "reserved_seq"]
 
 T = TypeVar("T")
+
+#: The actor's key-value entry that keeps message ids unique for the actor's whole life: the
+#: highest id that may have been given out (8 bytes, big-endian). The stored messages alone
+#: do not tell it once the newest one is gone (the queue drained, or its newest message taken
+#: while older ones are held): the next incarnation would give the same ids out again.
+SEQ_KEY = b"rt/queue-seq"
+#: Ids are reserved this many at a time: the entry is written with the send that first uses
+#: an id past the reservation (in the same commit, so no extra commit and, most of the time,
+#: no extra row), and brought back to the exact highest id on sleep. After a crash the ids
+#: jump ahead to the end of the reservation; they never go back.
+SEQ_RESERVATION = 1024
+
+
+def reserved_seq(entries: list[tuple[bytes, bytes]]) -> int:
+    """The reservation stored in ``entries`` (what ``load_kv(actor_id, SEQ_KEY)`` returns)."""
+    for key, value in entries:
+        if key == SEQ_KEY:
+            return int.from_bytes(value, "big")
+    return 0
 
 
 class QueueMessage(Generic[T]):
@@ -121,9 +140,19 @@ def _seq_of(row: QueueRow) -> int:
 class ActorQueue:
     """The queues of one live actor (``self.queue`` in actor code)."""
 
-    __slots__ = ("_actor", "_by_name", "_completions", "_messages", "_next_seq", "_outstanding", "_taken", "_waiters")
+    __slots__ = (
+        "_actor",
+        "_by_name",
+        "_completions",
+        "_messages",
+        "_next_seq",
+        "_outstanding",
+        "_reserved",
+        "_taken",
+        "_waiters",
+    )
 
-    def __init__(self, actor: LiveActor, rows: list[QueueRow]) -> None:
+    def __init__(self, actor: LiveActor, rows: list[QueueRow], reserved: int = 0) -> None:
         self._actor = actor
         #: seq -> row, in FIFO order (seqs only grow): removal from anywhere is O(1).
         self._messages: dict[int, QueueRow] = {row.seq: row for row in rows}
@@ -134,7 +163,10 @@ class ActorQueue:
         self._by_name: dict[str, OrderedDict[int, QueueRow]] = {}
         for row in rows:
             self._fifo(row.name)[row.seq] = row
-        self._next_seq = (rows[-1].seq + 1) if rows else 1
+        #: The highest id stored as reserved (see ``SEQ_KEY``): ids up to it may have been
+        #: seen, so the next one is past it as well as past every stored message.
+        self._reserved = reserved
+        self._next_seq = max(rows[-1].seq if rows else 0, reserved) + 1
         self._waiters: list[_Waiter] = []
         #: Sends waiting for completion, by message seq.
         self._completions: dict[int, asyncio.Future[Any]] = {}
@@ -199,8 +231,22 @@ class ActorQueue:
         actor.check_alive()  # a call still running on a destroyed actor queues nothing
         self._messages[row.seq] = row
         self._fifo(row.name)[row.seq] = row
-        actor.runtime.storage.batch.enqueue(row)
+        batch = actor.runtime.storage.batch
+        batch.enqueue(row)
+        if row.seq > self._reserved:
+            # In the batch that carries the message: no commit acknowledges (or follows) it
+            # without the reservation that covers its id.
+            self._reserved = row.seq - 1 + SEQ_RESERVATION
+            batch.kv_put(actor.actor_id, SEQ_KEY, self._reserved.to_bytes(8, "big"))
         self._notify(row.name)
+
+    def settle_reservation(self) -> None:
+        """Store the exact highest id given out, in place of the reservation (on sleep, in its
+        final commit): the next incarnation goes on from there without a gap."""
+        issued = self._next_seq - 1
+        if self._reserved != issued:
+            self._reserved = issued
+            self._actor.runtime.storage.batch.kv_put(self._actor.actor_id, SEQ_KEY, issued.to_bytes(8, "big"))
 
     def _notify(self, name: str) -> None:
         woke = False
