@@ -544,7 +544,8 @@ class ModuleModel:
 _BANNED_MODULES = frozenset(key.split(".", 1)[0] for key in BANNED)
 _DECORATOR_MODULES = frozenset({"rivet_dsl"})
 _BUILTINS = frozenset(
-    {key.split(".", 1)[1] for key in BANNED if key.startswith("builtins.")} | {"set", "frozenset"}
+    {key.split(".", 1)[1] for key in BANNED if key.startswith("builtins.")}
+    | {"set", "frozenset", "list", "tuple", "enumerate", "iter", "zip"}
 )
 
 

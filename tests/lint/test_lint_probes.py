@@ -75,3 +75,27 @@ def test_clock_io_timeouts_and_hashing_through_objects_and_aliases() -> None:
                 name = base.upper() + Path("z").name
         """
     ) == [(14, "RVT003"), (16, "RVT003"), (18, "RVT006"), (20, "RVT006"), (20, "RVT006"), (22, "RVT004"), (23, "RVT007")]
+
+
+def test_set_order_reaches_the_workflow_through_locals_and_ordering_calls() -> None:
+    assert found(
+        """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                regions = {"eu", "us"}
+                for region in regions:
+                    await ctx.step("deploy-" + region, self.deploy, region)
+                label = ",".join({"a", "b"})
+                items = list(set(self.key))
+                for i, region in enumerate(regions | {"ap"}):
+                    pass
+                first = regions.pop()
+                await ctx.step("all", self.deploy, *regions)
+                ok = sorted(regions), len(regions), "eu" in regions, max(regions)
+                regions = sorted(regions)
+                for region in regions:
+                    pass
+                plain = [1, 2].pop() + len(",".join(["a"]))
+        """
+    ) == [(10, "RVT009"), (11, "RVT001"), (12, "RVT009"), (13, "RVT009"), (14, "RVT009"), (16, "RVT009"), (17, "RVT009")]

@@ -5,17 +5,24 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import QualifiedNameProvider
 
+from .._model import ModuleModel
 from .._types import Invalid, Valid
 from ..rule import LintRule
 
 __all__ = ["NoSetIteration"]
 
 _SET_TYPES = frozenset({"builtins.set", "builtins.frozenset"})
+# calls whose result follows the order of their iterable argument
+_ORDERING = frozenset({"builtins.list", "builtins.tuple", "builtins.enumerate", "builtins.iter", "builtins.zip"})
+_SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
+_SET_OPERATORS = (cst.BitOr, cst.BitAnd, cst.Subtract, cst.BitXor)
 
 
 class NoSetIteration(LintRule):
     """Set order depends on string hashing, which is randomized per process, so replay may
-    create entries in a different order. No autofix: ``sorted`` needs comparable elements."""
+    create entries in a different order. Also a local bound to a set, and calls that keep the set's
+    order (``list``, ``tuple``, ``enumerate``, ``iter``, ``zip``, ``str.join``, ``*`` unpacking,
+    ``.pop()``). No autofix: ``sorted`` needs comparable elements."""
 
     CODE = "RVT009"
     MESSAGE = "iterating a set: its order differs between processes; iterate `sorted(...)` instead"
@@ -84,14 +91,65 @@ class NoSetIteration(LintRule):
         ),
     )
 
+    def __init__(self, model: ModuleModel) -> None:
+        super().__init__(model)
+        self._sets: set[tuple[int, str]] = set()  # (scope, local name) bound to a set
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1:
+            self._bind(node.targets[0].target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name) and self.scope is not None:
+            key = (id(self.scope), target.value)
+            if self._is_set(value):
+                self._sets.add(key)
+            else:
+                self._sets.discard(key)
+
     def visit_For(self, node: cst.For) -> None:
         self._check(node.iter)
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
         self._check(node.iter)
 
-    def _check(self, node: cst.BaseExpression) -> None:
+    def visit_Call(self, node: cst.Call) -> None:
+        """``list(s)``, ``tuple(s)``, ``enumerate(s)``, ``iter(s)``, ``zip(s, ...)``, ``",".join(s)``, ``s.pop()``."""
+        func = node.func
+        positional = [a.value for a in node.args if a.keyword is None and a.star == ""]
+        if isinstance(func, cst.Attribute) and func.attr.value == "join" and len(positional) == 1:
+            self._check(positional[0])
+        elif isinstance(func, cst.Attribute) and func.attr.value == "pop" and not node.args:
+            self._check(func.value)
+        elif positional and self.model.qualified_names(func) & _ORDERING:
+            for value in positional:
+                self._check(value)
+
+    def visit_StarredElement(self, node: cst.StarredElement) -> None:
+        self._check(node.value)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.star == "*":
+            self._check(node.value)
+
+    def _is_set(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Set | cst.SetComp):
-            self.report(node)
-        elif isinstance(node, cst.Call) and self.model.qualified_names(node.func) & _SET_TYPES:
+            return True
+        if isinstance(node, cst.Name):
+            return self.scope is not None and (id(self.scope), node.value) in self._sets
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _SET_OPERATORS):
+            return self._is_set(node.left) or self._is_set(node.right)
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _SET_METHODS:
+                return self._is_set(func.value)
+            return bool(self.model.qualified_names(func) & _SET_TYPES)
+        return False
+
+    def _check(self, node: cst.BaseExpression) -> None:
+        if self._is_set(node):
             self.report(node)
