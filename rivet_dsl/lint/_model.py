@@ -60,6 +60,7 @@ ScopeKind = Literal["workflow", "loop", "branch", "helper"]
 Dispatch = Mapping[type[cst.CSTNode], Sequence[Callable[[cst.CSTNode], None]]]
 AnyFunction = cst.FunctionDef | cst.Lambda
 ScopeHook = Callable[["Scope", list[cst.CSTNode]], None]
+Loop = cst.For | cst.While | cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp
 Arms = tuple[tuple[int, int], ...]  # (id of an if/elif/else or match chain, arm index) around a node
 
 
@@ -148,6 +149,7 @@ class Site:
     seq: int
     conditional: bool = False
     node: cst.Call | None = None
+    loop: Loop | None = None  # a Python loop or comprehension that may make this call again
 
 
 Path = tuple[Site, ...]  # outermost function first, ending at the entry itself
@@ -215,11 +217,12 @@ class EntryCall:
     exits: frozenset[int]
     children: list[Scope] = dataclasses.field(default_factory=list)
     conditional: bool = False
+    loop: Loop | None = None
 
     @functools.cached_property
     def leaf(self) -> Site:
         """This call as the last site of its paths."""
-        return Site(self.scope, self.arms, self.exits, self.seq, self.conditional)
+        return Site(self.scope, self.arms, self.exits, self.seq, self.conditional, None, self.loop)
 
     @property
     def sites(self) -> list[Site]:
@@ -619,6 +622,26 @@ def _takes_self(func: cst.FunctionDef) -> bool:
     return not any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in func.decorators)
 
 
+def _surely_leaves(body: cst.BaseSuite) -> bool:
+    """A loop body whose own statements end with a ``break``, ``return`` or ``raise``."""
+    statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    for line in statements:
+        smalls = line.body if isinstance(line, cst.SimpleStatementLine | cst.SimpleStatementSuite) else []
+        if any(isinstance(small, cst.Break | cst.Return | cst.Raise) for small in smalls):
+            return True
+    return False
+
+
+def _at_most_one_pass(node: cst.BaseExpression) -> bool:
+    """``[x]``, ``()``, ``range(1)``: a loop over it cannot repeat."""
+    if isinstance(node, cst.List | cst.Tuple):
+        return len(node.elements) <= 1 and not any(isinstance(e, cst.StarredElement) for e in node.elements)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "range" and len(node.args) == 1:
+        value = node.args[0].value
+        return isinstance(value, cst.Integer) and value.evaluated_value <= 1
+    return False
+
+
 _BRANCHING = (cst.If, cst.For, cst.While, cst.Try, cst.TryStar, cst.Match, cst.IfExp)
 
 
@@ -817,33 +840,86 @@ class _Walker:
 
     def _conditional(self) -> bool:
         """The node being visited may be skipped when this function runs (see :class:`Site`)."""
-        if self.exited:
-            return True
+        return self.exited or any(self._skippable(i) for i in range(len(self.stack) - 1))
+
+    def _skippable(self, i: int) -> bool:
+        """``stack[i + 1]`` may be skipped when ``stack[i]`` runs."""
         stack = self.stack
-        for i, (node, child) in enumerate(zip(stack, stack[1:])):
-            if isinstance(node, cst.If | cst.IfExp | cst.While):
-                if child is not node.test:
-                    return True
-            elif isinstance(node, cst.For):
-                if child is not node.iter:
-                    return True
-            elif isinstance(node, cst.Try | cst.TryStar):
-                if child is node.body:  # an earlier statement of the body may raise into a handler
-                    if i + 2 < len(stack) and node.body.body and stack[i + 2] is not node.body.body[0]:
+        node, child = stack[i], stack[i + 1]
+        if isinstance(node, cst.If | cst.IfExp | cst.While):
+            return child is not node.test
+        if isinstance(node, cst.For):
+            return child is not node.iter
+        if isinstance(node, cst.Try | cst.TryStar):
+            if child is node.body:  # an earlier statement of the body may raise into a handler
+                return i + 2 < len(stack) and bool(node.body.body) and stack[i + 2] is not node.body.body[0]
+            return child is not node.finalbody
+        if isinstance(node, cst.BooleanOperation):
+            return child is node.right
+        if isinstance(node, cst.Match):
+            return child is not node.subject
+        return isinstance(node, cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp)
+
+    def _repeated_by(self) -> Loop | None:
+        """The Python loop (or comprehension) that may run the node being visited again.
+
+        A ``for``/``while`` body repeats it unless a ``break`` of that loop, a ``return`` or a
+        ``raise`` surely follows it in the same pass (not inside a ``try`` body that a failing
+        call could leave); a ``while`` test repeats unless the body surely leaves; a ``for`` over
+        ``[x]`` or ``range(1)`` cannot repeat.
+        """
+        stack = self.stack
+        for i in range(len(stack) - 2, -1, -1):
+            node, child = stack[i], stack[i + 1]
+            if isinstance(node, cst.For) and child is node.body:
+                if not _at_most_one_pass(node.iter) and not self._leaves_after(i):
+                    return node
+            elif isinstance(node, cst.While) and child is node.body:
+                if not self._leaves_after(i):
+                    return node
+            elif isinstance(node, cst.While) and child is node.test:
+                if not _surely_leaves(node.body):
+                    return node
+            elif isinstance(node, cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp):
+                if child is not node.for_in:
+                    return node
+            elif isinstance(node, cst.CompFor) and (child is not node.iter or isinstance(stack[i - 1], cst.CompFor)):
+                for above in reversed(stack[:i]):  # past the first iterable: once per element
+                    if isinstance(above, cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp):
+                        return above
+        return None
+
+    def _leaves_after(self, loop_index: int) -> bool:
+        """After the node being visited, this pass of the loop at ``stack[loop_index]`` surely ends it."""
+        stack = self.stack
+        for j in range(len(stack) - 1, loop_index + 1, -1):
+            block, stmt = stack[j - 1], stack[j]
+            if isinstance(block, cst.IndentedBlock):
+                owner = stack[j - 2]
+                if isinstance(owner, cst.Try | cst.TryStar) and owner.body is block:
+                    continue  # a call that raises skips the rest of the try body
+                statements: Sequence[cst.CSTNode] = block.body
+            elif isinstance(block, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+                statements = block.body
+            else:
+                continue
+            index = next((k for k, item in enumerate(statements) if item is stmt), None)
+            if index is None:
+                continue
+            own_loop = any(
+                isinstance(stack[k], cst.For | cst.While) and stack[k + 1] is getattr(stack[k], "body", None)
+                for k in range(loop_index + 1, j - 1)
+            )
+            for later in statements[index + 1 :]:
+                smalls = later.body if isinstance(later, cst.SimpleStatementLine) else [later]
+                for small in smalls:
+                    if isinstance(small, cst.Return | cst.Raise) or (isinstance(small, cst.Break) and not own_loop):
                         return True
-                elif child is not node.finalbody:
-                    return True
-            elif isinstance(node, cst.BooleanOperation):
-                if child is node.right:
-                    return True
-            elif isinstance(node, cst.Match | cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp):
-                if not (isinstance(node, cst.Match) and child is node.subject):
-                    return True
         return False
 
     def _site(self, node: cst.Call | None = None) -> Site:
         arms, exits = self._arms()
-        return Site(self.scope, arms, exits, self.model.next_seq(), self._conditional(), node)
+        return Site(self.scope, arms, exits, self.model.next_seq(), self._conditional(), node, self._repeated_by())
 
     def _call(self, node: cst.Call) -> None:
         scope = self.scope
@@ -857,6 +933,7 @@ class _Walker:
         arms, exits = self._arms()
         entry = EntryCall(node, method, receiver, scope, awaited, self.model.next_seq(), arms, exits)
         entry.conditional = self._conditional()
+        entry.loop = self._repeated_by()
         self.model.entries.append(entry)
         scope.entry_owner.entries.append(entry)
         if method == "step":

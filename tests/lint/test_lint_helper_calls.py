@@ -107,7 +107,7 @@ def test_an_entry_a_helper_may_skip_is_not_reported_when_it_is_called_twice() ->
                     if first:
                         await ctx.step("if", self.f)
                     ok = first and await ctx.step("and", self.f)
-                    for _ in range(int(first)):
+                    for _ in [first]:
                         await ctx.step("for", self.f)
                     try:
                         await ctx.step("try", self.f)

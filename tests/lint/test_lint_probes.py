@@ -99,3 +99,48 @@ def test_set_order_reaches_the_workflow_through_locals_and_ordering_calls() -> N
                 plain = [1, 2].pop() + len(",".join(["a"]))
         """
     ) == [(10, "RVT009"), (11, "RVT001"), (12, "RVT009"), (13, "RVT009"), (14, "RVT009"), (16, "RVT009"), (17, "RVT009")]
+
+
+def test_an_entry_that_a_python_loop_can_make_twice_is_a_duplicate_name() -> None:
+    source = """
+        class A(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                for item in self.key:
+                    await ctx.step("reserve", self.reserve, item)
+                while True:
+                    message = await ctx.queue.next("wait", timeout=1.0)
+                    if message is None:
+                        break
+                    await self.handle(ctx, message)
+                for attempt in range(3):
+                    try:
+                        await ctx.step("call", self.call)
+                        break
+                    except ValueError:
+                        pass
+                results = [await ctx.step("each", self.reserve, i) for i in self.key]
+                while await ctx.step("more", self.call):
+                    pass
+                for item in self.key:
+                    if item == "x":
+                        await ctx.step("found", self.call)
+                        break
+                for item in [self.key]:
+                    await ctx.step("single", self.call)
+                for item in self.key:
+                    await self.maybe(ctx, item)
+
+            async def handle(self, ctx: WorkflowContext, message: object) -> None:
+                await ctx.step("apply", self.apply, message)
+
+            async def maybe(self, ctx: WorkflowContext, item: str) -> None:
+                if item:
+                    await ctx.step("maybe", self.call)
+        """
+    assert found(source) == [(10, "RVT002"), (12, "RVT002"), (15, "RVT002"), (18, "RVT002"), (22, "RVT002"), (23, "RVT002")]
+    message = next(v.message for v in lint_source(HEADER + textwrap.dedent(source)) if v.line == 15)
+    assert message == (
+        "this call can make entry 'apply' (line 35) again by another pass of the `while` loop at line 11: "
+        "one name twice in a scope raises HistoryDivergedError; make repeated entries in `ctx.loop(...)`"
+    )

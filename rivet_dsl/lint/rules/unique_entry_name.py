@@ -120,6 +120,8 @@ class UniqueEntryName(LintRule):
             if name is None:
                 continue
             paths = entry.paths()
+            for path in paths:
+                self._repeated(name, entry, path, reported)
             # helpers share the history of the scope that calls them (entry_owner)
             previous = groups.setdefault((id(entry.scope.entry_owner), name), [])
             for index, path in enumerate(paths):  # a helper called twice makes its entries twice
@@ -133,6 +135,30 @@ class UniqueEntryName(LintRule):
                 for a, b in pairs:
                     self._clash(name, earlier, a, entry, b, reported)
             previous.append((entry, paths))
+
+    def _repeated(self, name: str, entry: EntryCall, path: Path, reported: set[int]) -> None:
+        """Report an entry that a Python loop makes on each of its passes, under one name."""
+        for index, site in enumerate(path):
+            if site.loop is None or any(below.conditional for below in path[index + 1 :]):
+                continue
+            target = site.node if site.node is not None else entry.name_node
+            if target is None or id(target) in reported:
+                return
+            reported.add(id(target))
+            line = self.model.position
+            at = line(site.loop).start.line
+            if isinstance(site.loop, cst.For | cst.While):
+                where = f"the `{'for' if isinstance(site.loop, cst.For) else 'while'}` loop at line {at}"
+            else:
+                where = f"the comprehension at line {at}"
+            made = "entry" if site.node is None else f"this call makes entry {name!r} (line {line(entry.node).start.line})"
+            self.report(
+                target,
+                (f"entry {name!r} can be made" if site.node is None else made.replace(" makes ", " can make ", 1))
+                + f" again by another pass of {where}: one name twice in a scope raises HistoryDivergedError; "
+                "make repeated entries in `ctx.loop(...)`",
+            )
+            return
 
     def _clash(self, name: str, first: EntryCall, a: Path, second: EntryCall, b: Path, reported: set[int]) -> None:
         """Report when the ends of two paths can both run; once per reported node."""
