@@ -20,6 +20,8 @@ class UniqueEntryName(LintRule):
     A helper called twice in one history makes its entries twice: the second call is reported for
     each entry the helper makes on every call (one not in an ``if`` arm, loop body, handler, ``and``/
     ``or`` operand, or after a ``return`` some calls take: an argument may decide those).
+    An entry that a Python ``for``/``while`` loop or a comprehension can make again on another
+    pass is reported too, unless a ``break``/``return``/``raise`` surely follows it in that pass.
     """
 
     CODE = "RVT002"
