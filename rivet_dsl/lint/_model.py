@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
@@ -288,7 +289,7 @@ class EntryCall:
 
 def is_first_path(path: Path) -> bool:
     """Every helper call on ``path`` is the first call of its helper (where its entries are placed)."""
-    return all(inner.scope.site is outer for outer, inner in zip(path, path[1:]))
+    return all(inner.scope.site is outer for outer, inner in itertools.pairwise(path))
 
 
 def split_index(a: Path, b: Path) -> int | None:
