@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ScheduleError
@@ -18,6 +19,21 @@ if TYPE_CHECKING:
     from ._instance import LiveActor
 
 __all__ = ["Schedule", "ScheduledCall"]
+
+#: The times a schedule may fire at (epoch seconds): those a ``datetime`` can hold, years 1 to
+#: 9999. Anything else (NaN, an infinity, 1e300) is refused before anything is written.
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+def _invalid_time(what: str, value: object) -> ScheduleError:
+    expected = "a finite delay in seconds, landing" if what == "seconds" else "a finite time in epoch seconds"
+    return ScheduleError(
+        f"Invalid schedule time: `{what}` must be {expected} between the years 1 and 9999"
+        f" (got {value!r}).",
+        code="invalid_time",
+        metadata={"argument": what, "value": repr(value)},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +71,26 @@ class Schedule:
 
     async def after(self, seconds: float, action: Callable[..., Any] | str, *args: Any) -> str:
         """Call ``action(*args)`` in ``seconds``; returns the schedule id."""
-        return await self.at(self._actor.runtime.clock.now() + seconds, action, *args)
+        try:
+            delay = float(seconds)
+        except (TypeError, ValueError):
+            raise _invalid_time("seconds", seconds) from None
+        if not math.isfinite(delay):
+            raise _invalid_time("seconds", seconds)
+        fire_at = self._actor.runtime.clock.now() + delay
+        if not EARLIEST <= fire_at <= LATEST:
+            raise _invalid_time("seconds", seconds)
+        return await self.at(fire_at, action, *args)
 
     async def at(self, when: float | datetime, action: Callable[..., Any] | str, *args: Any) -> str:
         """Call ``action(*args)`` at ``when`` (epoch seconds or an aware ``datetime``)."""
-        fire_at = when.timestamp() if isinstance(when, datetime) else float(when)
+        try:
+            fire_at = when.timestamp() if isinstance(when, datetime) else float(when)
+        except (TypeError, ValueError, OverflowError):
+            raise _invalid_time("when", when) from None
+        # (NaN fails both comparisons.)
+        if not EARLIEST <= fire_at <= LATEST:
+            raise _invalid_time("when", when)
         name = self._action_name(action)
         actor = self._actor
         actor.check_alive()  # a call still running on a destroyed actor schedules nothing
