@@ -600,9 +600,25 @@ class LiveActor:
         """Run schedules that are due and wake workflow timers; then re-arm the next alarm."""
         self.check_alive()
         now = self.runtime.clock.now()
-        if self._schedule is not None:
-            for row in self._schedule.pop_due(now):
-                await self._fire_schedule(row.action, decode_builtins(row.args), row.schedule_id)
+        schedule = self._schedule
+        if schedule is not None and not schedule.firing:
+            # One at a time, in order: a schedule stays pending (listed, cancellable) until it
+            # starts, and none starts once the actor is stopping or a destroy was requested (a
+            # scheduled action that destroys the actor: nothing runs after its `on_destroy`).
+            # While this runs no timer is armed for schedules (another alarm would only find
+            # this loop busy); the alarm persisted meanwhile still covers every pending one.
+            schedule.firing = True
+            try:
+                for schedule_id in schedule.due(now):
+                    if self.status is not Status.AWAKE or self._destroy_requested:
+                        return  # (a stop persists the alarm; a destroy needs none)
+                    row = schedule.take(schedule_id)
+                    if row is not None:  # (else cancelled while an earlier one ran)
+                        await self._fire_schedule(row.action, decode_builtins(row.args), row.schedule_id)
+            finally:
+                schedule.firing = False
+            if self.status is not Status.AWAKE or self._destroy_requested:
+                return
         if self.workflow is not None and self.workflow_alarm is not None and self.workflow_alarm <= now:
             self.workflow.on_alarm(now)
         self.alarms_changed()
@@ -665,6 +681,9 @@ class LiveActor:
             # runtime wakes the actor at once and the workflow resumes from history.
             persisted = resume
         self.runtime.storage.batch.set_alarm(self.actor_id, persisted)
+        if self._schedule is not None and self._schedule.firing:
+            # `fire_due` is running the due schedules and re-arms when it is done.
+            at = self.workflow_alarm
         if at is not None:
             self.runtime.arm_alarm(self.actor_id, at)
         else:

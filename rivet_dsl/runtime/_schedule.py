@@ -49,11 +49,13 @@ class ScheduledCall:
 class Schedule:
     """``self.schedule`` in actor code."""
 
-    __slots__ = ("_actor", "_rows")
+    __slots__ = ("_actor", "_rows", "firing")
 
     def __init__(self, actor: LiveActor, rows: list[ScheduleRow]) -> None:
         self._actor = actor
         self._rows: dict[str, ScheduleRow] = {row.schedule_id: row for row in rows}
+        #: The actor is firing due schedules (``LiveActor.fire_due``); set and cleared there.
+        self.firing = False
 
     def _action_name(self, action: Callable[..., Any] | str) -> str:
         definition = self._actor.definition
@@ -130,12 +132,16 @@ class Schedule:
         """When the earliest schedule is due."""
         return min((row.fire_at for row in self._rows.values()), default=None)
 
-    def pop_due(self, now: float) -> builtins.list[ScheduleRow]:
-        """Remove and return schedules due at ``now``, in firing order (deletion is the caller's)."""
+    def due(self, now: float) -> builtins.list[str]:
+        """Ids of the schedules due at ``now``, in firing order. They stay pending (listed,
+        cancellable) until :meth:`take` starts one."""
         due = sorted((r for r in self._rows.values() if r.fire_at <= now), key=lambda r: (r.fire_at, r.schedule_id))
-        for row in due:
-            del self._rows[row.schedule_id]
-        return due
+        return [row.schedule_id for row in due]
+
+    def take(self, schedule_id: str) -> ScheduleRow | None:
+        """Remove a schedule that starts firing (its deletion is the caller's); ``None`` if it
+        was cancelled meanwhile."""
+        return self._rows.pop(schedule_id, None)
 
     def __len__(self) -> int:
         return builtins.len(self._rows)
