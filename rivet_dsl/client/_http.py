@@ -131,8 +131,10 @@ class HttpTransport:
         return f"/gateway/{urllib.parse.quote(target.name, safe='')}", query
 
     async def _addressable(self, target: ActorTarget) -> ActorTarget:
-        """Keys holding a ``,`` cannot travel in ``rvt-key``: address such actors by id."""
-        if target.method != "id" and any("," in part for part in target.key):
+        """Keys ``rvt-key`` cannot carry are addressed by id (resolved with their serialized
+        form): a part holding ``,`` (the separator), and ``[""]``, whose joined form is the
+        empty string, which Rivet's gateway reads as the empty key ``[]``."""
+        if target.method != "id" and (target.key == ("",) or any("," in part for part in target.key)):
             actor_id = await self.resolve(target)
             return ActorTarget(target.name, target.key, "id", actor_id=actor_id)
         return target

@@ -288,8 +288,10 @@ async def resolve_actor(runtime: Runtime, request_path_actor: str, query: dict[s
         actor_id = request_path_actor.split("@", 1)[0]
         return await runtime.get_for_id(actor_id)
     name = request_path_actor
+    # Rivet's clients join the key with "," and leave rvt-key out for the empty key, so a
+    # present but empty rvt-key is the key [""] (Rivet's engine would take it for [] too).
     raw_key = query.get("rvt-key")
-    key: tuple[str, ...] = () if raw_key is None or raw_key == "" else tuple(raw_key.split(","))
+    key: tuple[str, ...] = () if raw_key is None else tuple(raw_key.split(","))
     if method == "get":
         if "rvt-input" in query:
             raise WireError("rvt-input is only valid with rvt-method=getOrCreate", code="invalid_query")
