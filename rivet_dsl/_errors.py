@@ -13,6 +13,7 @@ escapes actor code is masked as ``internal_error`` before it leaves the runtime.
     ├── ActionNotFoundError      actor/action_not_found
     ├── ActionTimedOutError      actor/action_timed_out
     ├── ActorAbortedError        actor/aborted (the actor is stopping)
+    ├── ConnParamsTooLongError   actor/conn_params_too_long (over 4 KiB)
     ├── InvalidArgumentsError    request/invalid_arguments (wrong types, bad body)
     ├── InternalError            rivetkit/internal_error (the masked form of everything else)
     ├── QueueError               queue/*
@@ -39,6 +40,7 @@ __all__ = [
     "ActorAbortedError",
     "ActorAlreadyExistsError",
     "ActorNotFoundError",
+    "ConnParamsTooLongError",
     "CriticalError",
     "DefinitionError",
     "EntryInProgressError",
@@ -170,6 +172,14 @@ class ActorAbortedError(RivetError):
 
     default_group = "actor"
     default_code = "aborted"
+    default_status = 400
+
+
+class ConnParamsTooLongError(RivetError):
+    """Connection parameters over Rivet's 4 KiB limit (WebSocket or ``x-rivet-conn-params``)."""
+
+    default_group = "actor"
+    default_code = "conn_params_too_long"
     default_status = 400
 
 

@@ -82,10 +82,13 @@ def uvicorn_config(app: Starlette, *, host: str, port: int, log_level: str = "wa
     """The ``uvicorn.Config`` :func:`run_app` serves ``app`` with."""
     import uvicorn
 
+    from ._ws_protocol import WebSocketProtocol
+
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        ws=WebSocketProtocol,
         lifespan="on",
         log_level=log_level,
         access_log=False,

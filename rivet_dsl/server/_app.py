@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .._errors import INTERNAL_ERROR_MESSAGE, RivetError
+from .._errors import INTERNAL_ERROR_MESSAGE, ConnParamsTooLongError, RivetError
 from .._version import __version__
 from ..runtime import ActorInfo, Runtime, deserialize_key, serialize_key
 from ..runtime._connection import Conn
@@ -54,6 +54,8 @@ DEFAULT_MAX_BODY = 64 * 1024
 MANAGER_MAX_BODY = 4 * 1024 * 1024
 #: RivetKit version we speak.
 RIVET_PROTOCOL_VERSION = "2.3.19"
+#: Connection params (the JSON text, UTF-8 bytes) may be at most this long (Rivet's limit).
+MAX_CONN_PARAMS = 4 * 1024
 
 _KNOWN_RVT = frozenset(
     {
@@ -162,6 +164,25 @@ def _too_long(size: int, limit: int) -> WireError:
         code="incoming_too_long",
         metadata={"limit": limit},
     )
+
+
+def decode_conn_params(raw: bytes | None) -> Any:
+    """Connection params: the JSON text of ``x-rivet-conn-params`` or ``rivet_conn_params.``.
+
+    Absent (or empty) is ``None``; over :data:`MAX_CONN_PARAMS` bytes is
+    ``actor/conn_params_too_long``; text that is not JSON is ``message/malformed``.
+    """
+    if not raw:
+        return None
+    if len(raw) > MAX_CONN_PARAMS:
+        raise ConnParamsTooLongError(
+            f"Connection parameters too long ({len(raw)} bytes). Limit is {MAX_CONN_PARAMS} bytes.",
+            metadata={"limit": MAX_CONN_PARAMS},
+        )
+    try:
+        return decode_json(raw)
+    except WireDecodeError as exc:
+        raise _malformed(f"Invalid connection params: {exc}") from None
 
 
 def decode_body(data: bytes, encoding: Encoding) -> Any:
@@ -508,9 +529,9 @@ def queue_request(body: Any, name: str) -> tuple[Any, bool, float | None]:
 # WebSocket sessions
 
 
-def _parse_protocols(protocols: list[str]) -> tuple[Encoding, str | None, bool]:
+def _parse_protocols(protocols: list[str]) -> tuple[Encoding, bytes | None, bool]:
     encoding: Encoding = "json"
-    params: str | None = None
+    params: bytes | None = None
     for protocol in protocols:
         if protocol.startswith("rivet_encoding."):
             raw = protocol[len("rivet_encoding.") :]
@@ -525,7 +546,7 @@ def _parse_protocols(protocols: list[str]) -> tuple[Encoding, str | None, bool]:
                     metadata={"encoding": raw},
                 )
         elif protocol.startswith("rivet_conn_params."):
-            params = urllib.parse.unquote(protocol[len("rivet_conn_params.") :])
+            params = urllib.parse.unquote_to_bytes(protocol[len("rivet_conn_params.") :])
     return encoding, params, "rivet" in protocols
 
 
@@ -608,13 +629,9 @@ class _WsSession:
         try:
             try:
                 if raw_params is None:
-                    raw_params = ws.headers.get("x-rivet-conn-params")
-                params: Any = None
-                if raw_params:
-                    try:
-                        params = decode_json(raw_params.encode())
-                    except WireDecodeError as exc:
-                        raise _malformed(f"Invalid connection params: {exc}") from None
+                    header = ws.headers.get("x-rivet-conn-params")
+                    raw_params = None if header is None else header.encode("latin-1")
+                params = decode_conn_params(raw_params)
                 query = gateway_query(parse_query(ws.scope.get("query_string", b"")))
                 info = await resolve_actor(self.runtime, ws.path_params["actor"], query)
                 self.actor_id = info.actor_id
