@@ -53,18 +53,23 @@ class ChatRoom(Actor[ChatState], icon="💬", display_name="Chat Room"):
         return ChatState(name=room.room_name if room else None)
 
     def on_before_connect(self, params: object) -> None:
-        parsed = msgspec.convert(params or {}, ConnParams)
+        # HTTP calls open a connection too (as in Rivet); without params they are anonymous.
+        if params is None:
+            return
+        parsed = msgspec.convert(params, ConnParams)
         if parsed.token == "banned":
             raise UserError("This token may not join the room", code="forbidden")
 
     def create_conn_state(self, params: object) -> ConnState:
-        return ConnState(user_id=msgspec.convert(params or {}, ConnParams).user_id)
+        if params is None:
+            return ConnState(user_id="anonymous")
+        return ConnState(user_id=msgspec.convert(params, ConnParams).user_id)
 
     @action
     def send_message(self, text: str) -> Message:
         """Post as the calling connection's user and broadcast it."""
         conn = self.conn
-        user = conn.state.user_id if conn is not None else "anonymous"
+        user = conn.state.user_id if conn is not None and conn.state is not None else "anonymous"
         if not text.strip():
             raise UserError("A message cannot be empty", code="empty_message")
         message = Message(user=user, text=text)
