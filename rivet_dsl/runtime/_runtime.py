@@ -14,7 +14,14 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import ActorAbortedError, ActorAlreadyExistsError, ActorNotFoundError, RivetError
+from .._errors import (
+    ActionNotFoundError,
+    ActorAbortedError,
+    ActorAlreadyExistsError,
+    ActorNotFoundError,
+    QueueUnknownError,
+    RivetError,
+)
 from ..actor._definition import ActorDefinition
 from ..storage import ActorRecord, Storage
 from ._clock import Clock, SystemClock, Timer
@@ -31,6 +38,14 @@ if TYPE_CHECKING:
 __all__ = ["ActorInfo", "Runtime"]
 
 _log = logging.getLogger("rivet_dsl.runtime")
+
+#: The hooks that see a connection: an actor with none of them needs no opening and closing of
+#: a request's connection (see ``Runtime.request_call``).
+_CONN_HOOKS = frozenset({"on_before_connect", "create_conn_state", "on_connect", "on_disconnect"})
+
+
+def _drop_event(event: str, args: list[Any]) -> None:
+    """The event sink of a request's connection: a request has nowhere to deliver events."""
 
 #: Seconds after a failed commit at which an actor with a run handler that it dropped is woken
 #: again (see ``Runtime._commit_failed``).
@@ -535,6 +550,67 @@ class Runtime:
             return QueueSendResult("completed")
         finally:
             actor._exit()
+
+    # -- requests from stateless clients -----------------------------------------------------
+    # An action call or queue send from a stateless client (an HTTP request, the in-process
+    # client) runs on a connection of its own, as in Rivet: ``on_before_connect`` and
+    # ``create_conn_state`` see the request's params (and may refuse it), ``on_connect`` and
+    # ``on_disconnect`` run around it, and an action sees it as ``self.conn``. A name the actor
+    # does not declare is refused before the connection opens, so a bad request runs no hooks.
+
+    async def request_call(self, actor_id: str, action: str, args: list[Any], params: Any = None) -> Any:
+        """:meth:`call` as a stateless client makes it (see above)."""
+        actor = await self._awake(actor_id)
+        if action not in actor.definition.actions:
+            raise ActionNotFoundError(f"Action {action!r} not found on actor {actor.name!r}")
+        conn = await self._open_request(actor, params)
+        try:
+            return await self.call(actor_id, action, args, conn)
+        finally:
+            await self._close_request(actor_id, conn)
+
+    async def request_send(
+        self,
+        actor_id: str,
+        queue: str,
+        body: Any,
+        *,
+        wait: bool = False,
+        timeout: float | None = None,
+        params: Any = None,
+    ) -> QueueSendResult[Any]:
+        """:meth:`send` as a stateless client makes it (see above)."""
+        actor = await self._awake(actor_id)
+        if queue not in actor.definition.queues:
+            raise QueueUnknownError(actor.name, queue)
+        conn = await self._open_request(actor, params)
+        try:
+            return await self.send(actor_id, queue, body, wait=wait, timeout=timeout)
+        finally:
+            await self._close_request(actor_id, conn)
+
+    async def _awake(self, actor_id: str) -> LiveActor:
+        actor = self._live.get(actor_id)
+        if actor is None or actor.status is not Status.AWAKE:
+            actor = await self.acquire(actor_id)
+        return actor
+
+    async def _open_request(self, actor: LiveActor, params: Any) -> Conn:
+        if actor.definition.hooks.isdisjoint(_CONN_HOOKS):
+            # Nothing would see it open or close: all the actor sees is ``self.conn``.
+            return Conn(params, _drop_event)
+        return await actor.connect(Conn(params, _drop_event))
+
+    async def _close_request(self, actor_id: str, conn: Conn) -> None:
+        """Close a request's connection; a failing ``on_disconnect`` does not change the reply."""
+        actor = self._live.get(actor_id)
+        if actor is None or actor.definition.hooks.isdisjoint(_CONN_HOOKS):
+            conn.closed = True
+            return
+        try:
+            await actor.disconnect(conn)
+        except Exception:  # noqa: BLE001
+            _log.warning("closing the connection of a request failed", exc_info=True)
 
     async def connect(
         self,

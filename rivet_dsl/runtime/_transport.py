@@ -1,7 +1,9 @@
 """The in-process client transport: a :class:`Client` that calls a :class:`Runtime` directly.
 
 Arguments and bodies are turned into plain data first, exactly as the HTTP transport would
-put them on the wire, so tests over this transport see what a remote client would.
+put them on the wire, and action calls and queue sends run on a connection of their own as
+HTTP requests do (``Runtime.request_call``), so tests over this transport see what a remote
+client would.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class InProcessTransport:
     async def action(self, target: ActorTarget, name: str, args: list[Any]) -> Any:
         try:
             actor_id = await self._resolve(target)
-            return await self.runtime.call(actor_id, name, to_builtins(args))
+            return await self.runtime.request_call(actor_id, name, to_builtins(args))
         except RivetError as exc:
             raise ActorError.from_error(exc) from None
 
@@ -92,7 +94,7 @@ class InProcessTransport:
     ) -> QueueSendResult[Any]:
         try:
             actor_id = await self._resolve(target)
-            return await self.runtime.send(actor_id, name, to_builtins(body), wait=wait, timeout=timeout)
+            return await self.runtime.request_send(actor_id, name, to_builtins(body), wait=wait, timeout=timeout)
         except RivetError as exc:
             raise ActorError.from_error(exc) from None
 

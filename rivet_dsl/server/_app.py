@@ -31,10 +31,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .._errors import (
     INTERNAL_ERROR_MESSAGE,
-    ActionNotFoundError,
     ActionTimedOutError,
     ConnParamsTooLongError,
-    QueueUnknownError,
     RivetError,
 )
 from .._version import __version__
@@ -197,15 +195,6 @@ def http_conn_params(request: Request) -> Any:
     raw = request.headers.get("x-rivet-conn-params")
     # Header values arrive decoded as latin-1: back to the bytes the client sent (UTF-8 JSON).
     return None if raw is None else decode_conn_params(raw.encode("latin-1"))
-
-
-def _drop_event(event: str, args: list[Any]) -> None:
-    """The event sink of an HTTP request's connection: it has nowhere to deliver events."""
-
-
-#: The hooks a connection runs: with none of them, an HTTP request's connection needs no
-#: opening and closing (``self.conn`` and its params are all the actor can see of it).
-_CONN_HOOKS = frozenset({"on_before_connect", "create_conn_state", "on_connect", "on_disconnect"})
 
 
 def decode_body(data: bytes, encoding: Encoding) -> Any:
@@ -471,15 +460,7 @@ class RivetServer:
             params = http_conn_params(request)
             info = await resolve_actor(self.runtime, request.path_params["actor"], query)
             headers = actor_headers(info)
-            name = request.path_params["name"]
-            if name not in self.runtime.definition(info.name).actions:
-                # Refused before the connection opens: a bad request runs no hooks.
-                raise ActionNotFoundError(f"Action {name!r} not found on actor {info.name!r}")
-            conn = await self._open(info, params)
-            try:
-                output = await self.runtime.call(info.actor_id, name, args, conn)
-            finally:
-                await self._close(info, conn)
+            output = await self.runtime.request_call(info.actor_id, request.path_params["name"], args, params)
             return ok_response({"output": output}, encoding, headers)
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
             return error_response(exc, encoding, headers)
@@ -496,18 +477,13 @@ class RivetServer:
             params = http_conn_params(request)
             info = await resolve_actor(self.runtime, request.path_params["actor"], query)
             headers = actor_headers(info)
-            definition = self.runtime.definition(info.name)
-            if name not in definition.queues:
-                raise QueueUnknownError(info.name, name)
             # Bounded like an action (Rivet: actionTimeout): a wait longer than that, or one
             # without a timeout, ends with actor/action_timed_out; the message stays queued.
-            limit = definition.options.action_timeout
-            conn = await self._open(info, params)
-            try:
-                wait_for = limit if timeout is None else min(timeout, limit)
-                result = await self.runtime.send(info.actor_id, name, message, wait=wait, timeout=wait_for)
-            finally:
-                await self._close(info, conn)
+            limit = self.runtime.definition(info.name).options.action_timeout
+            wait_for = limit if timeout is None else min(timeout, limit)
+            result = await self.runtime.request_send(
+                info.actor_id, name, message, wait=wait, timeout=wait_for, params=params
+            )
             if result.status == "timed_out" and (timeout is None or timeout > limit):
                 raise ActionTimedOutError("Action timed out", metadata={"timeout": limit})
             out: dict[str, Any]
@@ -520,25 +496,6 @@ class RivetServer:
             return ok_response(out, encoding, headers)
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
             return error_response(exc, encoding, headers)
-
-    # An action or queue request runs on a connection of its own, as in Rivet: the actor's
-    # on_before_connect and create_conn_state see the request's params (and may refuse it),
-    # on_connect and on_disconnect run around it, and the action sees it as ``self.conn``.
-
-    async def _open(self, info: ActorInfo, params: Any) -> Conn:
-        if self.runtime.definition(info.name).hooks.isdisjoint(_CONN_HOOKS):
-            return Conn(params, _drop_event)
-        return await self.runtime.connect(info.actor_id, params, _drop_event)
-
-    async def _close(self, info: ActorInfo, conn: Conn) -> None:
-        """Close a request's connection; a failure there does not change the reply."""
-        if self.runtime.definition(info.name).hooks.isdisjoint(_CONN_HOOKS):
-            conn.closed = True
-            return
-        try:
-            await self.runtime.disconnect(info.actor_id, conn)
-        except Exception:  # noqa: BLE001  (on_disconnect failures are logged by the runtime)
-            _log.warning("closing the connection of an HTTP request failed", exc_info=True)
 
     async def not_found(self, request: Request) -> Response:
         return error_response(

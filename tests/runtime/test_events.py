@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 import pytest
 
+from rivet_dsl import Actor, Conn, action, queue, setup
 from rivet_dsl.client import ActorError
 from rivet_dsl.testing import TestEnvironment
 
@@ -59,3 +63,55 @@ async def test_once_fires_a_single_time() -> None:
             await conn.action("say", "one")
             await conn.action("say", "two")
         assert seen == ["cat: one"]
+
+
+class HookLog(msgspec.Struct):
+    log: list[str] = msgspec.field(default_factory=list)
+
+
+class Audited(Actor[HookLog]):
+    """Records every connection hook, to show what a stateless call runs."""
+
+    def on_before_connect(self, params: Any) -> None:
+        self.state.log.append(f"before:{params}")
+
+    def create_conn_state(self, params: Any) -> str:
+        return "anonymous" if params is None else str(params)
+
+    def on_connect(self, conn: Conn) -> None:
+        self.state.log.append(f"connect:{conn.state}")
+
+    def on_disconnect(self, conn: Conn) -> None:
+        self.state.log.append(f"disconnect:{conn.state}")
+
+    @action
+    def whoami(self) -> str:
+        assert self.conn is not None
+        self.state.log.append(f"call:{self.conn.state}:{len(self.conns)}")
+        return str(self.conn.state)
+
+    @action
+    def log(self) -> list[str]:
+        return list(self.state.log)
+
+    @queue
+    def inbox(self, body: str) -> None: ...
+
+
+audited = setup(Audited)
+
+
+async def test_a_stateless_call_runs_on_a_connection_of_its_own() -> None:
+    """As in Rivet, a client's plain action call (and queue send) opens a connection for the
+    call: the hooks see no params, the action sees it as self.conn, and it closes after."""
+    async with TestEnvironment(audited) as env:
+        handle = env.client.get_or_create("audited", ["a"])
+        assert await handle.action("whoami") == "anonymous"
+        await handle.send("inbox", "hello")
+        actor = await env.runtime.acquire(await handle.resolve())
+        assert not actor.has_conns()
+        assert await handle.action("log") == [
+            "before:None", "connect:anonymous", "call:anonymous:1", "disconnect:anonymous",
+            "before:None", "connect:anonymous", "disconnect:anonymous",
+            "before:None", "connect:anonymous",
+        ]
