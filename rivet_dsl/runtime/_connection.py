@@ -18,16 +18,24 @@ EventSink = Callable[[str, list[Any]], None]
 class Conn:
     """One open connection. ``state`` is the per-connection state from ``create_conn_state``."""
 
-    __slots__ = ("_close", "_sink", "closed", "id", "params", "state", "subscriptions")
+    __slots__ = ("_close", "_id", "_sink", "closed", "params", "state", "subscriptions")
 
     def __init__(self, params: Any, sink: EventSink, close: Callable[[str | None], object] | None = None) -> None:
-        self.id = str(uuid.uuid4())
+        self._id: str | None = None
         self.params = params
         self.state: Any = None
         self.subscriptions: set[str] = set()
         self.closed = False
         self._sink = sink
         self._close = close
+
+    @property
+    def id(self) -> str:
+        """A UUID, made when first asked for: the connection of a stateless call to an actor
+        with no connection hooks usually never is (a uuid4 costs more than the rest of it)."""
+        if self._id is None:
+            self._id = str(uuid.uuid4())
+        return self._id
 
     def send(self, event: str, payload: Any) -> None:
         """Send an event to this connection only."""

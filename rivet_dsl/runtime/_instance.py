@@ -691,11 +691,17 @@ class LiveActor:
 
     # -- connections -------------------------------------------------------------------------
 
-    async def connect(self, conn: Conn) -> Conn:
+    async def connect(self, conn: Conn, *, request: bool = False) -> Conn:
+        """Open ``conn``: its hooks run, and what they change is durable before it is used.
+
+        A ``request`` connection (a stateless call's own, see ``Runtime.request_call``) is
+        used at once by one call: what its hooks change is committed with that call's own
+        changes (or, if it is refused, soon), so a request costs no extra commit and never
+        waits behind a running step before its action starts."""
         user = self.user
         hooks = self.definition.hooks
         self._enter()
-        state_before = self._state_while_stepping()
+        state_before = None if request else self._state_while_stepping()
         try:
             if "on_before_connect" in hooks:
                 await _maybe_await(user.on_before_connect(conn.params))
@@ -731,29 +737,43 @@ class LiveActor:
             raise InternalError() from exc
         finally:
             try:
-                await self._persist_after_call(state_before)
+                if not request:
+                    await self._persist_after_call(state_before)
+                elif conn.id not in (self._conns or ()):
+                    self._stage_soon()  # refused: no call will commit what the hooks changed
             finally:
                 self._exit()
         return conn
 
-    async def disconnect(self, conn: Conn) -> None:
+    async def disconnect(self, conn: Conn, *, request: bool = False) -> None:
+        """Close ``conn`` (``on_disconnect`` runs). What the hook changes of a ``request``
+        connection is committed soon, not waited for: the call's reply does not wait for it."""
         if self._conns is None or self._conns.pop(conn.id, None) is None:
             return
         conn.closed = True
         if "on_disconnect" in self.definition.hooks and self.status is Status.AWAKE:
             self._enter()
-            state_before = self._state_while_stepping()
+            state_before = None if request else self._state_while_stepping()
             try:
                 await _maybe_await(self.user.on_disconnect(conn))
             except Exception:
                 self.log.exception("on_disconnect failed")
             finally:
                 try:
-                    await self._persist_after_call(state_before)
+                    if request:
+                        self._stage_soon()
+                    else:
+                        await self._persist_after_call(state_before)
                 finally:
                     self._exit()
         else:
             self.maybe_idle()
+
+    def _stage_soon(self) -> None:
+        """Stage the state if it changed and make sure a commit is coming, without waiting
+        (while a step attempt runs, the change rides with that step's commit)."""
+        if self.status is Status.AWAKE and self._stage_state():
+            self._durable = self.runtime.storage.commit()
 
     # -- stopping ----------------------------------------------------------------------------
 

@@ -560,14 +560,19 @@ class Runtime:
 
     async def request_call(self, actor_id: str, action: str, args: list[Any], params: Any = None) -> Any:
         """:meth:`call` as a stateless client makes it (see above)."""
-        actor = await self._awake(actor_id)
+        actor = self._live.get(actor_id)
+        if actor is None or actor.status is not Status.AWAKE:
+            actor = await self.acquire(actor_id)
         if action not in actor.definition.actions:
             raise ActionNotFoundError(f"Action {action!r} not found on actor {actor.name!r}")
-        conn = await self._open_request(actor, params)
+        if actor.definition.hooks.isdisjoint(_CONN_HOOKS):
+            # Nothing would see it open or close: all the actor sees is ``self.conn``.
+            return await actor.invoke(action, args, Conn(params, _drop_event))
+        conn = await actor.connect(Conn(params, _drop_event), request=True)
         try:
-            return await self.call(actor_id, action, args, conn)
+            return await actor.invoke(action, args, conn)
         finally:
-            await self._close_request(actor_id, conn)
+            await self._close_request(actor, conn)
 
     async def request_send(
         self,
@@ -580,35 +585,24 @@ class Runtime:
         params: Any = None,
     ) -> QueueSendResult[Any]:
         """:meth:`send` as a stateless client makes it (see above)."""
-        actor = await self._awake(actor_id)
-        if queue not in actor.definition.queues:
-            raise QueueUnknownError(actor.name, queue)
-        conn = await self._open_request(actor, params)
-        try:
-            return await self.send(actor_id, queue, body, wait=wait, timeout=timeout)
-        finally:
-            await self._close_request(actor_id, conn)
-
-    async def _awake(self, actor_id: str) -> LiveActor:
         actor = self._live.get(actor_id)
         if actor is None or actor.status is not Status.AWAKE:
             actor = await self.acquire(actor_id)
-        return actor
-
-    async def _open_request(self, actor: LiveActor, params: Any) -> Conn:
+        if queue not in actor.definition.queues:
+            raise QueueUnknownError(actor.name, queue)
         if actor.definition.hooks.isdisjoint(_CONN_HOOKS):
-            # Nothing would see it open or close: all the actor sees is ``self.conn``.
-            return Conn(params, _drop_event)
-        return await actor.connect(Conn(params, _drop_event))
-
-    async def _close_request(self, actor_id: str, conn: Conn) -> None:
-        """Close a request's connection; a failing ``on_disconnect`` does not change the reply."""
-        actor = self._live.get(actor_id)
-        if actor is None or actor.definition.hooks.isdisjoint(_CONN_HOOKS):
-            conn.closed = True
-            return
+            return await self.send(actor_id, queue, body, wait=wait, timeout=timeout)
+        conn = await actor.connect(Conn(params, _drop_event), request=True)
         try:
-            await actor.disconnect(conn)
+            return await self.send(actor_id, queue, body, wait=wait, timeout=timeout)
+        finally:
+            await self._close_request(actor, conn)
+
+    @staticmethod
+    async def _close_request(actor: LiveActor, conn: Conn) -> None:
+        """Close a request's connection; a failing ``on_disconnect`` does not change the reply."""
+        try:
+            await actor.disconnect(conn, request=True)
         except Exception:  # noqa: BLE001
             _log.warning("closing the connection of a request failed", exc_info=True)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from rivet_dsl import Actor, Conn, action, queue, setup
+from rivet_dsl import Actor, Conn, WorkflowContext, action, queue, setup, workflow
 from rivet_dsl.client import ActorError
 from rivet_dsl.testing import TestEnvironment
 
@@ -115,3 +117,59 @@ async def test_a_stateless_call_runs_on_a_connection_of_its_own() -> None:
             "before:None", "connect:anonymous", "disconnect:anonymous",
             "before:None", "connect:anonymous",
         ]
+
+
+class Visits(msgspec.Struct):
+    visits: int = 0
+    stepped: bool = False
+
+
+STEP_STARTED = asyncio.Event()
+STEP_GATE = asyncio.Event()
+
+
+class Visited(Actor[Visits]):
+    """Counts every connection in on_connect while its workflow runs a long step."""
+
+    def on_connect(self, conn: Conn) -> None:
+        self.state.visits += 1
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        await ctx.step("long", self.long)
+
+    async def long(self) -> None:
+        STEP_STARTED.set()
+        await STEP_GATE.wait()
+        self.state.stepped = True
+
+    @action
+    def peek(self) -> int:
+        return self.state.visits
+
+
+visited = setup(Visited)
+
+
+async def test_a_stateless_call_whose_hooks_change_state_does_not_wait_for_a_running_step(
+    tmp_path: Path,
+) -> None:
+    """A read stays a read: the request connection's on_connect change rides with the step's
+    commit instead of holding the call until the step ends."""
+    STEP_STARTED.clear()
+    STEP_GATE.clear()
+    db = tmp_path / "visits.db"
+    async with TestEnvironment(visited, db=db) as env:
+        handle = env.client.get_or_create("visited", ["v"])
+        await handle.resolve()
+        await STEP_STARTED.wait()
+        assert await asyncio.wait_for(handle.action("peek"), 10) == 1  # (waited forever before)
+        STEP_GATE.set()
+        actor = await env.runtime.acquire(await handle.resolve())
+        assert actor.workflow is not None
+        await actor.workflow.until_blocked()
+        assert actor.get_state().stepped
+        assert await handle.action("peek") == 2
+    async with TestEnvironment(visited, db=db) as env:
+        # Both visits are durable (this call's own connection is the third).
+        assert await env.client.get_or_create("visited", ["v"]).action("peek") == 3
