@@ -26,8 +26,11 @@ async def start_workflow(actor: LiveActor) -> None:
 
 def restart_workflow(actor: LiveActor) -> bool:
     """Start the workflow again on an awake actor whose workflow has finished (``recover``,
-    replay-from-step). Returns False if the workflow is still running."""
-    if actor._run_task is not None and not actor._run_task.done():
+    replay-from-step). Returns False if the workflow is still running or the actor is not
+    awake (a run started on a stopping incarnation would outlive it, detached)."""
+    from ._instance import Status
+
+    if actor.status is not Status.AWAKE or (actor._run_task is not None and not actor._run_task.done()):
         return False
     actor.workflow = None  # the new run creates a fresh engine (replaying the stored history)
     actor.leave_wait()

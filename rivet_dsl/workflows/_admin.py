@@ -6,10 +6,13 @@ These take the runtime and an actor id (the inspector routes call them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from .._errors import WorkflowError
+from .._errors import ActorAbortedError, WorkflowError
 from ..runtime._codec import decode_builtins, encode
+from ..runtime._instance import Status
 from ..runtime._run_handler import restart_workflow
 from ..storage import QueueRow
 from ._history import ENTRY_PREFIX, META_KEY, PREFIX, Entry, History, split_key
@@ -104,6 +107,25 @@ async def workflow_history(runtime: Runtime, actor_id: str) -> dict[str, Any]:
     }
 
 
+@contextlib.asynccontextmanager
+async def _held(runtime: Runtime, actor_id: str) -> AsyncIterator[LiveActor]:
+    """The awake actor, held awake while an operation rewrites its history: it counts as a
+    call in flight, so it cannot idle-sleep between the operation's awaits (a workflow
+    restarted on an incarnation that went to sleep meanwhile would run detached from it)."""
+    actor = await runtime.acquire(actor_id)
+    actor._enter()
+    try:
+        yield actor
+    finally:
+        actor._exit()
+
+
+def _check_awake(actor: LiveActor) -> None:
+    """After an await: the actor may have been stopped (shutdown, destroy) meanwhile."""
+    if actor.status is not Status.AWAKE:
+        raise ActorAbortedError("The actor is stopping")
+
+
 def _settled(actor: LiveActor) -> bool:
     engine = actor.workflow
     return engine is None or engine.done or engine.active == 0
@@ -115,12 +137,18 @@ async def recover(runtime: Runtime, actor_id: str) -> None:
     A step whose compensation ran (a rolled-back saga) runs again too: its effect was undone,
     so it cannot count as done. Steps never compensated keep their result and their effect.
     """
-    actor = await runtime.acquire(actor_id)
+    async with _held(runtime, actor_id) as actor:
+        await _recover(runtime, actor)
+
+
+async def _recover(runtime: Runtime, actor: LiveActor) -> None:
+    actor_id = actor.actor_id
     engine = actor.workflow
     if engine is not None and not engine.done:
         raise WorkflowInFlightError()
     await runtime.storage.commit()
     history = History.from_rows(await runtime.storage.load_kv(actor_id, PREFIX))
+    _check_awake(actor)
     if history.meta.status not in ("failed", "rolling_back"):
         return
     entries = history.entries
@@ -197,7 +225,12 @@ async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = N
     entries took go back to the queue in their places, for the rerun. Refused while the workflow
     is running (it must be waiting, completed or failed).
     """
-    actor = await runtime.acquire(actor_id)
+    async with _held(runtime, actor_id) as actor:
+        await _replay_from_step(runtime, actor, step)
+
+
+async def _replay_from_step(runtime: Runtime, actor: LiveActor, step: str | None) -> None:
+    actor_id = actor.actor_id
     if not _settled(actor):
         raise WorkflowInFlightError()
     await runtime.storage.commit()
@@ -229,6 +262,7 @@ async def replay_from_step(runtime: Runtime, actor_id: str, step: str | None = N
             actor.workflow.done = True
         task.cancel()
         await asyncio.wait([task])
+    _check_awake(actor)
     # From here on nothing awaits until the commit: the deletes, the messages given back and
     # the wake-up are staged together and land in one transaction (another actor's commit
     # cannot carry half of them).
