@@ -21,6 +21,7 @@ from .._errors import (
     ActorNotFoundError,
     QueueUnknownError,
     RivetError,
+    StorageError,
 )
 from ..actor._definition import ActorDefinition
 from ..storage import ActorRecord, Storage
@@ -437,10 +438,11 @@ class Runtime:
             actor = self._live.get(actor_id)
             if actor is not None:
                 actor.lose()
-                if actor.definition.run_kind != "none" and self._running:
+                if (actor.definition.run_kind != "none" or actor._schedule is not None) and self._running:
                     # Its run handler was working (a workflow between steps, a message just
-                    # handed to it): woken again from what is committed, after a pause that
-                    # keeps a store that keeps failing from being hammered.
+                    # handed to it), or a scheduled action may have been (its delete did not
+                    # land, so it is still due): woken again from what is committed, after a
+                    # pause that keeps a store that keeps failing from being hammered.
                     self.arm_alarm(actor_id, self.clock.now() + RETRY_AFTER_FAILED_COMMIT)
 
     def drop_live(self, actor: LiveActor) -> None:
@@ -523,6 +525,8 @@ class Runtime:
             await actor.fire_due()
         except ActorNotFoundError:
             return  # destroyed while its schedules ran: they went with it
+        except StorageError:
+            return  # a commit failed: logged, and the actor is woken again (_commit_failed)
 
     # -- calls -------------------------------------------------------------------------------
 

@@ -164,3 +164,55 @@ async def test_actors_without_writes_in_the_failed_commit_carry_on(tmp_path: Pat
         assert await runtime.call(other, "totals", []) == [0, 1]
     finally:
         await runtime.stop()
+
+
+class Ticks(msgspec.Struct):
+    ticks: int = 0
+
+
+class Ticker(Actor[Ticks]):
+    """No run handler: only a schedule brings it back."""
+
+    @action
+    async def start(self) -> None:
+        await self.schedule.after(10.0, self.tick)
+
+    @action
+    def tick(self) -> None:
+        self.state.ticks += 1
+
+    @action
+    def ticks(self) -> int:
+        return self.state.ticks
+
+
+tickers = setup(Ticker)
+
+
+async def test_a_scheduled_action_whose_commit_failed_fires_again(tmp_path: Path) -> None:
+    """Its delete did not land, so the schedule is still due: the actor is woken again a moment
+    later (before, only actors with a run handler were, and this one waited for a caller)."""
+    path = tmp_path / "ticker.db"
+    store = FailsOnce(path)
+    clock = MockClock()
+    runtime = Runtime(tickers, storage=store, clock=clock)
+    await runtime.start()
+    try:
+        actor_id = (await runtime.get_or_create("ticker", ["t"])).actor_id
+        await runtime.call(actor_id, "start", [])
+        store.armed = True
+        firing = asyncio.ensure_future(clock.advance(10.0))
+        await store.entered.wait()  # the tick and the schedule's delete: failing
+        store.release.set()
+        await firing
+        await clock.advance(RETRY_AFTER_FAILED_COMMIT)
+        assert await runtime.call(actor_id, "ticks", []) == 1
+    finally:
+        await runtime.stop()
+    runtime = Runtime(tickers, storage=SqliteStorage(path), clock=clock)
+    await runtime.start()
+    try:
+        await clock.advance(60.0)
+        assert await runtime.call(actor_id, "ticks", []) == 1  # fired once, not again
+    finally:
+        await runtime.stop()
