@@ -24,6 +24,7 @@ escapes actor code is masked as ``internal_error`` before it leaves the runtime.
     │   └── QueueAlreadyCompletedError     queue/already_completed
     ├── ScheduleError            schedule/*
     ├── StorageError             storage/* (a driver failed; never public)
+    │   └── DatabaseInUseError             storage/database_in_use
     └── WorkflowError            workflow/*
         ├── StepOnlyError, CriticalError, StepTimeoutError, StepExhaustedError
         ├── JoinError, RaceError
@@ -42,6 +43,7 @@ __all__ = [
     "ActorNotFoundError",
     "ConnParamsTooLongError",
     "CriticalError",
+    "DatabaseInUseError",
     "DefinitionError",
     "EntryInProgressError",
     "HistoryDivergedError",
@@ -276,6 +278,32 @@ class StorageError(RivetError):
     default_code = "failed"
     default_status = 500
     public = False
+
+
+class DatabaseInUseError(StorageError):
+    """The database file is already open in another store (this process or another one):
+    a runtime must be the only owner of its database."""
+
+    default_code = "database_in_use"
+
+    def __init__(self, path: str, owner_pid: int | None = None) -> None:
+        owner = f" (process {owner_pid})" if owner_pid is not None else ""
+        super().__init__(
+            f"database {path} is already in use by another rivet_dsl runtime{owner}; "
+            "only one server or runtime may open a database file at a time",
+            metadata={"path": path, "owner_pid": owner_pid},
+        )
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return str(self.metadata["path"])
+
+    @property
+    def owner_pid(self) -> int | None:
+        """The owning process, when it could be read from the lock file."""
+        pid = self.metadata["owner_pid"]
+        return int(pid) if pid is not None else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,7 +44,21 @@ def serve_main(argv: list[str]) -> int:
     except (ImportError, ValueError) as exc:
         print(f"rivet-dsl serve: {exc}", file=sys.stderr)
         return 2
+    from ._errors import DatabaseInUseError
     from .server import serve
+    from .storage._lock import OwnershipLock
+
+    # Refuse a database another server or runtime has open here, with a plain message: the
+    # store would refuse it anyway, but from inside the server's startup (a traceback).
+    try:
+        ownership = OwnershipLock.acquire(args.db)
+    except DatabaseInUseError as exc:
+        print(f"rivet-dsl serve: error: {exc.message} [{exc.group}/{exc.code}]", file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        ownership = None  # no directory yet, so no owner (the store creates it)
+    if ownership is not None:
+        ownership.release()
 
     serve(
         registry,

@@ -7,6 +7,11 @@ costs ~100 µs); large batches and fsync commits run on the writer's own thread,
 transaction, in a few many-row statements (``_bulk``) so the thread seldom needs the GIL. WAL
 checkpoints run on a third connection beside the commits (``_checkpoint``).
 
+A store is the only owner of its file: opening takes an exclusive lock on ``<database>.lock``
+(released on close, and by the OS when the process dies) and a second store on the same file,
+in this process or another, is refused with :class:`~rivet_dsl._errors.DatabaseInUseError`
+before it touches the database (see ``_lock``).
+
 ``synchronous=NORMAL`` (the default) survives a process crash (``kill -9``); ``fsync=True``
 uses ``synchronous=FULL`` and also survives power loss. The schema is versioned; migrations
 run in order when the file is opened.
@@ -29,6 +34,7 @@ from .._errors import StorageError
 from ._bulk import RowWriter
 from ._base import ActorRecord, QueueRow, ScheduleRow, Storage, WriteBatch
 from ._checkpoint import Checkpointer
+from ._lock import OwnershipLock
 from ._schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["SqliteStorage"]
@@ -64,6 +70,9 @@ class SqliteStorage(Storage):
     Args:
         path: the database file; its directory is created if missing.
         fsync: ``synchronous=FULL`` instead of ``NORMAL`` (survives power loss, slower commits).
+
+    Raises (on open):
+        DatabaseInUseError: another store, in this process or another, has the file open.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
@@ -77,6 +86,9 @@ class SqliteStorage(Storage):
         self._rows: RowWriter | None = None
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rivet-sqlite-writer")
         self._checkpointer = Checkpointer(self.path, "FULL" if fsync else "NORMAL", _CHECKPOINT_EVERY_PAGES)
+        #: Held from open to close: the runtime keeps actors in memory and groups commits, so
+        #: it must be the file's only writer.
+        self._ownership: OwnershipLock | None = None
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -87,15 +99,28 @@ class SqliteStorage(Storage):
     async def _open(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        db = self._db
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
-        await db.execute("PRAGMA busy_timeout=10000")
-        await self._migrate()
-        loop = asyncio.get_running_loop()
-        self._write_conn = await loop.run_in_executor(self._writer_thread, self._connect_writer)
-        await self._checkpointer.open()
+        if self._ownership is None:
+            # Before the database is touched: a refused store must not even run a migration.
+            self._ownership = OwnershipLock.acquire(self.path)
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            db = self._db
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
+            await db.execute("PRAGMA busy_timeout=10000")
+            await self._migrate()
+            loop = asyncio.get_running_loop()
+            self._write_conn = await loop.run_in_executor(self._writer_thread, self._connect_writer)
+            await self._checkpointer.open()
+        except BaseException:
+            # A store that failed to open is not closed by anyone (close() sees it closed).
+            self._release_ownership()
+            raise
+
+    def _release_ownership(self) -> None:
+        ownership, self._ownership = self._ownership, None
+        if ownership is not None:
+            ownership.release()
 
     def _connect_writer(self) -> sqlite3.Connection:
         # Room for every bulk statement size (see _bulk) besides the per-row statements.
@@ -144,14 +169,18 @@ class SqliteStorage(Storage):
         return int(rows[0][0]) if rows else 0
 
     async def _close(self) -> None:
-        await self._checkpointer.close()
-        writer, self._write_conn = self._write_conn, None
-        if writer is not None:
-            await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.close)
-        self._writer_thread.shutdown(wait=True)
-        db, self._db = self._db, None
-        if db is not None:
-            await db.close()
+        try:
+            await self._checkpointer.close()
+            writer, self._write_conn = self._write_conn, None
+            if writer is not None:
+                await asyncio.get_running_loop().run_in_executor(self._writer_thread, writer.close)
+            self._writer_thread.shutdown(wait=True)
+            db, self._db = self._db, None
+            if db is not None:
+                await db.close()
+        finally:
+            # Last: the next owner must find every connection of this one closed.
+            self._release_ownership()
 
     async def _apply(self, batch: WriteBatch) -> None:
         rows = batch.size()
