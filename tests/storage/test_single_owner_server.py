@@ -98,3 +98,28 @@ async def test_a_server_killed_with_sigkill_is_restarted_on_its_database_at_once
         restarted.stop()
     async with SqliteStorage(db) as store:  # a graceful stop released it as well
         assert await store.find_actor("counter", "shared") is not None
+
+
+async def test_a_server_whose_startup_is_refused_exits_non_zero(tmp_path: Path) -> None:
+    """The store refuses inside the server's startup (two servers started at the same moment
+    both pass the CLI's early check): the process still fails, with uvicorn's startup-failure
+    status (3), and no request is ever served from the refused store."""
+    db = tmp_path / "rivet.db"
+    owner = SqliteStorage(db)
+    await owner.open()
+    try:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+        script = (
+            "import sys\n"
+            "from rivet_dsl.server import build_app, run_app\n"
+            "from tests.server.actors import registry\n"
+            "run_app(build_app(registry, db=sys.argv[1]), host='127.0.0.1', port=0)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(db)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 3, proc.stderr
+        assert "database_in_use" in proc.stderr or "in use" in proc.stderr
+    finally:
+        await owner.close()
