@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 __all__ = ["Loop"]
 
 T = TypeVar("T")
+#: Covariant: a ``Loop[None]`` (``Loop.break_()``) is a ``Loop[int | None]`` but not a ``Loop[int]``.
+T_co = TypeVar("T_co", covariant=True)
 
 
-class Loop(Generic[T]):
+class Loop(Generic[T_co]):
     """The result of one loop iteration: continue (with new loop state) or break (with a value)."""
 
     __slots__ = ("is_break", "value")
 
-    def __init__(self, is_break: bool, value: T) -> None:
+    def __init__(self, is_break: bool, value: T_co) -> None:
         self.is_break = is_break
         self.value = value
 
@@ -23,9 +25,17 @@ class Loop(Generic[T]):
         """Run the next iteration (with ``state`` as the new loop state for stateful loops)."""
         return Loop(False, state)
 
+    @overload
     @staticmethod
-    def break_(value: T = None) -> Loop[T]:  # type: ignore[assignment]
-        """Leave the loop; ``ctx.loop(...)`` returns ``value``."""
+    def break_() -> Loop[None]: ...
+
+    @overload
+    @staticmethod
+    def break_(value: T) -> Loop[T]: ...
+
+    @staticmethod
+    def break_(value: Any = None) -> Loop[Any]:
+        """Leave the loop; ``ctx.loop(...)`` returns ``value`` (``None`` without one)."""
         return Loop(True, value)
 
     def __repr__(self) -> str:
