@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVarTuple, overload
 
 from .._errors import ScheduleError
 from ..actor._decorators import ACTION_ATTR
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ._instance import LiveActor
 
 __all__ = ["Schedule", "ScheduledCall"]
+
+Ts = TypeVarTuple("Ts")
 
 #: The times a schedule may fire at (epoch seconds): those a ``datetime`` can hold, years 1 to
 #: 9999. Anything else (NaN, an infinity, 1e300) is refused before anything is written.
@@ -71,7 +73,15 @@ class Schedule:
             raise ScheduleError(f"actor {definition.name!r} has no action {name!r}")
         return name
 
-    async def after(self, seconds: float, action: Callable[..., Any] | str, *args: Any) -> str:
+    # An action given as a method: mypy checks `*args` against its parameters (`*args: *Ts`).
+    # One given by name is checked at run time only.
+    @overload
+    async def after(self, seconds: float, action: Callable[[*Ts], Any], *args: *Ts) -> str: ...
+
+    @overload
+    async def after(self, seconds: float, action: str, *args: Any) -> str: ...
+
+    async def after(self, seconds: float, action: Callable[[*Ts], Any] | str, *args: *Ts) -> str:
         """Call ``action(*args)`` in ``seconds``; returns the schedule id."""
         try:
             delay = float(seconds)
@@ -84,7 +94,13 @@ class Schedule:
             raise _invalid_time("seconds", seconds)
         return await self.at(fire_at, action, *args)
 
-    async def at(self, when: float | datetime, action: Callable[..., Any] | str, *args: Any) -> str:
+    @overload
+    async def at(self, when: float | datetime, action: Callable[[*Ts], Any], *args: *Ts) -> str: ...
+
+    @overload
+    async def at(self, when: float | datetime, action: str, *args: Any) -> str: ...
+
+    async def at(self, when: float | datetime, action: Callable[[*Ts], Any] | str, *args: *Ts) -> str:
         """Call ``action(*args)`` at ``when`` (epoch seconds or an aware ``datetime``)."""
         try:
             fire_at = when.timestamp() if isinstance(when, datetime) else float(when)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args, get_origin, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple, get_args, get_origin, overload
 
 from .._errors import (
     CriticalError,
@@ -43,7 +43,7 @@ from ._engine import (
 from ._history import Branch, Entry, iteration_segment, name_segment
 
 if TYPE_CHECKING:
-    from ..actor._decorators import QueueRef
+    from ..actor._decorators import QueueDeclaration, QueueRef
 
 __all__ = ["RaceResult", "RollbackContext", "WorkflowContext", "WorkflowQueue"]
 
@@ -51,6 +51,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
 B = TypeVar("B")
+Ts = TypeVarTuple("Ts")
+
+if TYPE_CHECKING:
+    #: The queues ``names=`` may give when their messages' body type is to be known: one ref
+    #: (``self.jobs``) or declaration (``MyActor.jobs``), or a sequence of them.
+    _TypedNames = QueueRef[B, Any] | QueueDeclaration[B, Any] | Sequence[QueueRef[B, Any] | QueueDeclaration[B, Any]]
 
 _UNSET: Any = object()
 _CONTROL = (HistoryDivergedError, EntryInProgressError, RollbackStop, RollbackCheckpointError)
@@ -148,12 +154,12 @@ class WorkflowQueue:
 
     @overload
     def next(
-        self, name: str, *, names: Sequence[QueueRef[B, Any]], timeout: None = None, completable: bool = False
+        self, name: str, *, names: _TypedNames[B], timeout: None = None, completable: bool = False
     ) -> Awaitable[QueueMessage[B]]: ...
 
     @overload
     def next(
-        self, name: str, *, names: Sequence[QueueRef[B, Any]], timeout: float, completable: bool = False
+        self, name: str, *, names: _TypedNames[B], timeout: float, completable: bool = False
     ) -> Awaitable[QueueMessage[B] | None]: ...
 
     @overload
@@ -179,7 +185,7 @@ class WorkflowQueue:
         self,
         name: str,
         *,
-        names: Sequence[QueueRef[B, Any]],
+        names: _TypedNames[B],
         count: int,
         timeout: float | None = None,
         completable: bool = False,
@@ -365,12 +371,15 @@ class WorkflowContext:
 
     # -- step ----------------------------------------------------------------------------------
 
+    # `*args: *Ts` ties the arguments to `fn`'s parameters, so mypy checks `fn(*args)` as it
+    # would a direct call (defaults, keyword-only parameters and bound methods included). A
+    # result that is awaitable (a coroutine, or a sync function returning one) is awaited.
     @overload
     def step(
         self,
         name: str,
-        fn: Callable[..., Coroutine[Any, Any, R]],
-        *args: Any,
+        fn: Callable[[*Ts], Awaitable[R]],
+        *args: *Ts,
         timeout: float | None = 30.0,
         max_retries: int = 3,
         retry_backoff_base: float = 0.1,
@@ -384,8 +393,8 @@ class WorkflowContext:
     def step(
         self,
         name: str,
-        fn: Callable[..., R],
-        *args: Any,
+        fn: Callable[[*Ts], R],
+        *args: *Ts,
         timeout: float | None = 30.0,
         max_retries: int = 3,
         retry_backoff_base: float = 0.1,
@@ -398,8 +407,8 @@ class WorkflowContext:
     def step(
         self,
         name: str,
-        fn: Callable[..., Any],
-        *args: Any,
+        fn: Callable[[*Ts], Any],
+        *args: *Ts,
         timeout: float | None = 30.0,
         max_retries: int = 3,
         retry_backoff_base: float = 0.1,
