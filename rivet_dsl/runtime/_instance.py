@@ -237,8 +237,10 @@ class LiveActor:
         """Commit the state if it changed, and wait until everything written so far is durable."""
         await self.until_steps_idle()
         self.check_alive()
-        self._stage_state()
-        if self._durable is None:
+        # A commit for what was just staged, even if an earlier one (say, a step's, which the
+        # workflow does not wait for) is still set: waiting on that alone would return before
+        # this state is written.
+        if self._stage_state() or self._durable is None:
             self._durable = self.runtime.storage.commit()
         await self._wait_saved()
 

@@ -137,8 +137,12 @@ def inspector_routes(server: RivetServer) -> list[Route]:
             new_state = validate_encoded(body["state"], actor.definition.state_type, "state")[0]
         except InvalidArgumentsError as exc:
             raise WireError(exc.message, code="invalid_arguments") from None
+        # Not while a workflow step runs: its commit would leave the patch out (a step's writes
+        # commit when it ends) and a cancelled step would revert it. Nothing awaits between
+        # the wait and the patch, so no step starts in between.
+        await actor.until_steps_idle()
         actor.set_state(new_state)
-        await actor.commit()
+        await actor.save_state()
         return {"ok": True}
 
     @route("/connections", ["GET"])
