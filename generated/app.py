@@ -802,7 +802,10 @@ class ApprovalGateHandle(_ApprovalGateActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ApprovalGateConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ApprovalGateConnection(self.raw.connect(params))
 
 
@@ -815,21 +818,29 @@ class ApprovalGateAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ApprovalGateHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ApprovalGateHandle(self._client.get("approval_gate", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ApprovalGateHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ApprovalGateHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("approval_gate", key, params=params)
+        return ApprovalGateHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ApprovalGateHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ApprovalGateHandle(self._client.get_or_create("approval_gate", key, input=input))
+        raw = self._client.get_or_create("approval_gate", key, input=input, params=params)
+        return ApprovalGateHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ApprovalGateHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ApprovalGateHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ApprovalGateHandle(await self._client.create("approval_gate", key, input=input))
+        raw = await self._client.create("approval_gate", key, input=input, params=params)
+        return ApprovalGateHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ApprovalGateHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ApprovalGateHandle:
         """A handle to the actor with this id."""
-        return ApprovalGateHandle(self._client.get_for_id("approval_gate", actor_id))
+        raw = self._client.get_for_id("approval_gate", actor_id, params=params)
+        return ApprovalGateHandle(raw)
 
 
 class _BatchDrainerActions:
@@ -920,7 +931,10 @@ class BatchDrainerHandle(_BatchDrainerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BatchDrainerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BatchDrainerConnection(self.raw.connect(params))
 
 
@@ -933,21 +947,29 @@ class BatchDrainerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BatchDrainerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BatchDrainerHandle(self._client.get("batch_drainer", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BatchDrainerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BatchDrainerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("batch_drainer", key, params=params)
+        return BatchDrainerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BatchDrainerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BatchDrainerHandle(self._client.get_or_create("batch_drainer", key, input=input))
+        raw = self._client.get_or_create("batch_drainer", key, input=input, params=params)
+        return BatchDrainerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BatchDrainerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BatchDrainerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BatchDrainerHandle(await self._client.create("batch_drainer", key, input=input))
+        raw = await self._client.create("batch_drainer", key, input=input, params=params)
+        return BatchDrainerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BatchDrainerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BatchDrainerHandle:
         """A handle to the actor with this id."""
-        return BatchDrainerHandle(self._client.get_for_id("batch_drainer", actor_id))
+        raw = self._client.get_for_id("batch_drainer", actor_id, params=params)
+        return BatchDrainerHandle(raw)
 
 
 class _BillingActions:
@@ -1048,7 +1070,10 @@ class BillingHandle(_BillingActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BillingConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BillingConnection(self.raw.connect(params))
 
 
@@ -1061,21 +1086,29 @@ class BillingAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BillingHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BillingHandle(self._client.get("billing", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BillingHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BillingHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("billing", key, params=params)
+        return BillingHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BillingHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BillingHandle(self._client.get_or_create("billing", key, input=input))
+        raw = self._client.get_or_create("billing", key, input=input, params=params)
+        return BillingHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BillingHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BillingHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BillingHandle(await self._client.create("billing", key, input=input))
+        raw = await self._client.create("billing", key, input=input, params=params)
+        return BillingHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BillingHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BillingHandle:
         """A handle to the actor with this id."""
-        return BillingHandle(self._client.get_for_id("billing", actor_id))
+        raw = self._client.get_for_id("billing", actor_id, params=params)
+        return BillingHandle(raw)
 
 
 class _BoundedDrainActions:
@@ -1166,7 +1199,10 @@ class BoundedDrainHandle(_BoundedDrainActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BoundedDrainConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BoundedDrainConnection(self.raw.connect(params))
 
 
@@ -1179,21 +1215,29 @@ class BoundedDrainAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BoundedDrainHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BoundedDrainHandle(self._client.get("bounded_drain", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BoundedDrainHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BoundedDrainHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("bounded_drain", key, params=params)
+        return BoundedDrainHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BoundedDrainHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BoundedDrainHandle(self._client.get_or_create("bounded_drain", key, input=input))
+        raw = self._client.get_or_create("bounded_drain", key, input=input, params=params)
+        return BoundedDrainHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BoundedDrainHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BoundedDrainHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BoundedDrainHandle(await self._client.create("bounded_drain", key, input=input))
+        raw = await self._client.create("bounded_drain", key, input=input, params=params)
+        return BoundedDrainHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BoundedDrainHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BoundedDrainHandle:
         """A handle to the actor with this id."""
-        return BoundedDrainHandle(self._client.get_for_id("bounded_drain", actor_id))
+        raw = self._client.get_for_id("bounded_drain", actor_id, params=params)
+        return BoundedDrainHandle(raw)
 
 
 class _BugFixerActions:
@@ -1284,7 +1328,10 @@ class BugFixerHandle(_BugFixerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BugFixerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BugFixerConnection(self.raw.connect(params))
 
 
@@ -1297,21 +1344,29 @@ class BugFixerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BugFixerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BugFixerHandle(self._client.get("bug_fixer", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BugFixerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BugFixerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("bug_fixer", key, params=params)
+        return BugFixerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BugFixerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BugFixerHandle(self._client.get_or_create("bug_fixer", key, input=input))
+        raw = self._client.get_or_create("bug_fixer", key, input=input, params=params)
+        return BugFixerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BugFixerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BugFixerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BugFixerHandle(await self._client.create("bug_fixer", key, input=input))
+        raw = await self._client.create("bug_fixer", key, input=input, params=params)
+        return BugFixerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BugFixerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BugFixerHandle:
         """A handle to the actor with this id."""
-        return BugFixerHandle(self._client.get_for_id("bug_fixer", actor_id))
+        raw = self._client.get_for_id("bug_fixer", actor_id, params=params)
+        return BugFixerHandle(raw)
 
 
 class _ChatRoomActions:
@@ -1428,7 +1483,10 @@ class ChatRoomHandle(_ChatRoomActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ChatRoomConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ChatRoomConnection(self.raw.connect(params))
 
 
@@ -1441,21 +1499,29 @@ class ChatRoomAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ChatRoomHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ChatRoomHandle(self._client.get("chat_room", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ChatRoomHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ChatRoomHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("chat_room", key, params=params)
+        return ChatRoomHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChatRoomHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ChatRoomHandle(self._client.get_or_create("chat_room", key, input=input))
+        raw = self._client.get_or_create("chat_room", key, input=input, params=params)
+        return ChatRoomHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ChatRoomHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChatRoomHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ChatRoomHandle(await self._client.create("chat_room", key, input=input))
+        raw = await self._client.create("chat_room", key, input=input, params=params)
+        return ChatRoomHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ChatRoomHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ChatRoomHandle:
         """A handle to the actor with this id."""
-        return ChatRoomHandle(self._client.get_for_id("chat_room", actor_id))
+        raw = self._client.get_for_id("chat_room", actor_id, params=params)
+        return ChatRoomHandle(raw)
 
 
 class _CheckoutActorActions:
@@ -1546,7 +1612,10 @@ class CheckoutActorHandle(_CheckoutActorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CheckoutActorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CheckoutActorConnection(self.raw.connect(params))
 
 
@@ -1559,21 +1628,35 @@ class CheckoutActorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CheckoutActorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CheckoutActorHandle(self._client.get("checkout_actor", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CheckoutActorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CheckoutActorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("checkout_actor", key, params=params)
+        return CheckoutActorHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CheckoutActorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CheckoutActorHandle(self._client.get_or_create("checkout_actor", key, input=input))
+        raw = self._client.get_or_create("checkout_actor", key, input=input, params=params)
+        return CheckoutActorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CheckoutActorHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CheckoutActorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CheckoutActorHandle(await self._client.create("checkout_actor", key, input=input))
+        raw = await self._client.create("checkout_actor", key, input=input, params=params)
+        return CheckoutActorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CheckoutActorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CheckoutActorHandle:
         """A handle to the actor with this id."""
-        return CheckoutActorHandle(self._client.get_for_id("checkout_actor", actor_id))
+        raw = self._client.get_for_id("checkout_actor", actor_id, params=params)
+        return CheckoutActorHandle(raw)
 
 
 class _CheckoutSagaActions:
@@ -1664,7 +1747,10 @@ class CheckoutSagaHandle(_CheckoutSagaActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CheckoutSagaConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CheckoutSagaConnection(self.raw.connect(params))
 
 
@@ -1677,21 +1763,29 @@ class CheckoutSagaAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CheckoutSagaHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CheckoutSagaHandle(self._client.get("checkout_saga", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CheckoutSagaHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CheckoutSagaHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("checkout_saga", key, params=params)
+        return CheckoutSagaHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CheckoutSagaHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CheckoutSagaHandle(self._client.get_or_create("checkout_saga", key, input=input))
+        raw = self._client.get_or_create("checkout_saga", key, input=input, params=params)
+        return CheckoutSagaHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CheckoutSagaHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CheckoutSagaHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CheckoutSagaHandle(await self._client.create("checkout_saga", key, input=input))
+        raw = await self._client.create("checkout_saga", key, input=input, params=params)
+        return CheckoutSagaHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CheckoutSagaHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CheckoutSagaHandle:
         """A handle to the actor with this id."""
-        return CheckoutSagaHandle(self._client.get_for_id("checkout_saga", actor_id))
+        raw = self._client.get_for_id("checkout_saga", actor_id, params=params)
+        return CheckoutSagaHandle(raw)
 
 
 class _CheckpointFriendlyActions:
@@ -1782,7 +1876,10 @@ class CheckpointFriendlyHandle(_CheckpointFriendlyActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CheckpointFriendlyConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CheckpointFriendlyConnection(self.raw.connect(params))
 
 
@@ -1795,21 +1892,41 @@ class CheckpointFriendlyAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CheckpointFriendlyHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CheckpointFriendlyHandle(self._client.get("checkpoint_friendly", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CheckpointFriendlyHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CheckpointFriendlyHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("checkpoint_friendly", key, params=params)
+        return CheckpointFriendlyHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CheckpointFriendlyHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CheckpointFriendlyHandle(self._client.get_or_create("checkpoint_friendly", key, input=input))
+        raw = self._client.get_or_create("checkpoint_friendly", key, input=input, params=params)
+        return CheckpointFriendlyHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CheckpointFriendlyHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CheckpointFriendlyHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CheckpointFriendlyHandle(await self._client.create("checkpoint_friendly", key, input=input))
+        raw = await self._client.create("checkpoint_friendly", key, input=input, params=params)
+        return CheckpointFriendlyHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CheckpointFriendlyHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CheckpointFriendlyHandle:
         """A handle to the actor with this id."""
-        return CheckpointFriendlyHandle(self._client.get_for_id("checkpoint_friendly", actor_id))
+        raw = self._client.get_for_id("checkpoint_friendly", actor_id, params=params)
+        return CheckpointFriendlyHandle(raw)
 
 
 class _ChildWorkerActions:
@@ -1900,7 +2017,10 @@ class ChildWorkerHandle(_ChildWorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ChildWorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ChildWorkerConnection(self.raw.connect(params))
 
 
@@ -1913,21 +2033,29 @@ class ChildWorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ChildWorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ChildWorkerHandle(self._client.get("child_worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ChildWorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ChildWorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("child_worker", key, params=params)
+        return ChildWorkerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChildWorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ChildWorkerHandle(self._client.get_or_create("child_worker", key, input=input))
+        raw = self._client.get_or_create("child_worker", key, input=input, params=params)
+        return ChildWorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ChildWorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChildWorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ChildWorkerHandle(await self._client.create("child_worker", key, input=input))
+        raw = await self._client.create("child_worker", key, input=input, params=params)
+        return ChildWorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ChildWorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ChildWorkerHandle:
         """A handle to the actor with this id."""
-        return ChildWorkerHandle(self._client.get_for_id("child_worker", actor_id))
+        raw = self._client.get_for_id("child_worker", actor_id, params=params)
+        return ChildWorkerHandle(raw)
 
 
 class _CodeReviewerActions:
@@ -2018,7 +2146,10 @@ class CodeReviewerHandle(_CodeReviewerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CodeReviewerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CodeReviewerConnection(self.raw.connect(params))
 
 
@@ -2031,21 +2162,29 @@ class CodeReviewerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CodeReviewerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CodeReviewerHandle(self._client.get("code_reviewer", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CodeReviewerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CodeReviewerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("code_reviewer", key, params=params)
+        return CodeReviewerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CodeReviewerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CodeReviewerHandle(self._client.get_or_create("code_reviewer", key, input=input))
+        raw = self._client.get_or_create("code_reviewer", key, input=input, params=params)
+        return CodeReviewerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CodeReviewerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CodeReviewerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CodeReviewerHandle(await self._client.create("code_reviewer", key, input=input))
+        raw = await self._client.create("code_reviewer", key, input=input, params=params)
+        return CodeReviewerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CodeReviewerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CodeReviewerHandle:
         """A handle to the actor with this id."""
-        return CodeReviewerHandle(self._client.get_for_id("code_reviewer", actor_id))
+        raw = self._client.get_for_id("code_reviewer", actor_id, params=params)
+        return CodeReviewerHandle(raw)
 
 
 class _ControlLoopActions:
@@ -2136,7 +2275,10 @@ class ControlLoopHandle(_ControlLoopActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ControlLoopConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ControlLoopConnection(self.raw.connect(params))
 
 
@@ -2149,21 +2291,29 @@ class ControlLoopAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ControlLoopHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ControlLoopHandle(self._client.get("control_loop", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ControlLoopHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ControlLoopHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("control_loop", key, params=params)
+        return ControlLoopHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ControlLoopHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ControlLoopHandle(self._client.get_or_create("control_loop", key, input=input))
+        raw = self._client.get_or_create("control_loop", key, input=input, params=params)
+        return ControlLoopHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ControlLoopHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ControlLoopHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ControlLoopHandle(await self._client.create("control_loop", key, input=input))
+        raw = await self._client.create("control_loop", key, input=input, params=params)
+        return ControlLoopHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ControlLoopHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ControlLoopHandle:
         """A handle to the actor with this id."""
-        return ControlLoopHandle(self._client.get_for_id("control_loop", actor_id))
+        raw = self._client.get_for_id("control_loop", actor_id, params=params)
+        return ControlLoopHandle(raw)
 
 
 class _CounterActions:
@@ -2263,7 +2413,10 @@ class CounterHandle(_CounterActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CounterConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CounterConnection(self.raw.connect(params))
 
 
@@ -2276,21 +2429,29 @@ class CounterAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CounterHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CounterHandle(self._client.get("counter", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CounterHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CounterHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("counter", key, params=params)
+        return CounterHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CounterHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CounterHandle(self._client.get_or_create("counter", key, input=input))
+        raw = self._client.get_or_create("counter", key, input=input, params=params)
+        return CounterHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CounterHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CounterHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CounterHandle(await self._client.create("counter", key, input=input))
+        raw = await self._client.create("counter", key, input=input, params=params)
+        return CounterHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CounterHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CounterHandle:
         """A handle to the actor with this id."""
-        return CounterHandle(self._client.get_for_id("counter", actor_id))
+        raw = self._client.get_for_id("counter", actor_id, params=params)
+        return CounterHandle(raw)
 
 
 class _CounterWorkerActions:
@@ -2381,7 +2542,10 @@ class CounterWorkerHandle(_CounterWorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CounterWorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CounterWorkerConnection(self.raw.connect(params))
 
 
@@ -2394,21 +2558,35 @@ class CounterWorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CounterWorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CounterWorkerHandle(self._client.get("counter_worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CounterWorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CounterWorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("counter_worker", key, params=params)
+        return CounterWorkerHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CounterWorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CounterWorkerHandle(self._client.get_or_create("counter_worker", key, input=input))
+        raw = self._client.get_or_create("counter_worker", key, input=input, params=params)
+        return CounterWorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CounterWorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CounterWorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CounterWorkerHandle(await self._client.create("counter_worker", key, input=input))
+        raw = await self._client.create("counter_worker", key, input=input, params=params)
+        return CounterWorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CounterWorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CounterWorkerHandle:
         """A handle to the actor with this id."""
-        return CounterWorkerHandle(self._client.get_for_id("counter_worker", actor_id))
+        raw = self._client.get_for_id("counter_worker", actor_id, params=params)
+        return CounterWorkerHandle(raw)
 
 
 class _CronActions:
@@ -2503,7 +2681,10 @@ class CronHandle(_CronActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CronConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CronConnection(self.raw.connect(params))
 
 
@@ -2516,21 +2697,29 @@ class CronAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CronHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CronHandle(self._client.get("cron", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CronHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CronHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("cron", key, params=params)
+        return CronHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CronHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CronHandle(self._client.get_or_create("cron", key, input=input))
+        raw = self._client.get_or_create("cron", key, input=input, params=params)
+        return CronHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CronHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CronHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CronHandle(await self._client.create("cron", key, input=input))
+        raw = await self._client.create("cron", key, input=input, params=params)
+        return CronHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CronHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CronHandle:
         """A handle to the actor with this id."""
-        return CronHandle(self._client.get_for_id("cron", actor_id))
+        raw = self._client.get_for_id("cron", actor_id, params=params)
+        return CronHandle(raw)
 
 
 class _DashboardActions:
@@ -2621,7 +2810,10 @@ class DashboardHandle(_DashboardActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> DashboardConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return DashboardConnection(self.raw.connect(params))
 
 
@@ -2634,21 +2826,29 @@ class DashboardAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> DashboardHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return DashboardHandle(self._client.get("dashboard", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> DashboardHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> DashboardHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("dashboard", key, params=params)
+        return DashboardHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> DashboardHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return DashboardHandle(self._client.get_or_create("dashboard", key, input=input))
+        raw = self._client.get_or_create("dashboard", key, input=input, params=params)
+        return DashboardHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> DashboardHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> DashboardHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return DashboardHandle(await self._client.create("dashboard", key, input=input))
+        raw = await self._client.create("dashboard", key, input=input, params=params)
+        return DashboardHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> DashboardHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> DashboardHandle:
         """A handle to the actor with this id."""
-        return DashboardHandle(self._client.get_for_id("dashboard", actor_id))
+        raw = self._client.get_for_id("dashboard", actor_id, params=params)
+        return DashboardHandle(raw)
 
 
 class _FallbackServiceActions:
@@ -2739,7 +2939,10 @@ class FallbackServiceHandle(_FallbackServiceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> FallbackServiceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return FallbackServiceConnection(self.raw.connect(params))
 
 
@@ -2752,21 +2955,41 @@ class FallbackServiceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> FallbackServiceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return FallbackServiceHandle(self._client.get("fallback_service", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> FallbackServiceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> FallbackServiceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("fallback_service", key, params=params)
+        return FallbackServiceHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> FallbackServiceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return FallbackServiceHandle(self._client.get_or_create("fallback_service", key, input=input))
+        raw = self._client.get_or_create("fallback_service", key, input=input, params=params)
+        return FallbackServiceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> FallbackServiceHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> FallbackServiceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return FallbackServiceHandle(await self._client.create("fallback_service", key, input=input))
+        raw = await self._client.create("fallback_service", key, input=input, params=params)
+        return FallbackServiceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> FallbackServiceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> FallbackServiceHandle:
         """A handle to the actor with this id."""
-        return FallbackServiceHandle(self._client.get_for_id("fallback_service", actor_id))
+        raw = self._client.get_for_id("fallback_service", actor_id, params=params)
+        return FallbackServiceHandle(raw)
 
 
 class _FanInOutActions:
@@ -2857,7 +3080,10 @@ class FanInOutHandle(_FanInOutActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> FanInOutConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return FanInOutConnection(self.raw.connect(params))
 
 
@@ -2870,21 +3096,29 @@ class FanInOutAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> FanInOutHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return FanInOutHandle(self._client.get("fan_in_out", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> FanInOutHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> FanInOutHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("fan_in_out", key, params=params)
+        return FanInOutHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> FanInOutHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return FanInOutHandle(self._client.get_or_create("fan_in_out", key, input=input))
+        raw = self._client.get_or_create("fan_in_out", key, input=input, params=params)
+        return FanInOutHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> FanInOutHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> FanInOutHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return FanInOutHandle(await self._client.create("fan_in_out", key, input=input))
+        raw = await self._client.create("fan_in_out", key, input=input, params=params)
+        return FanInOutHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> FanInOutHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> FanInOutHandle:
         """A handle to the actor with this id."""
-        return FanInOutHandle(self._client.get_for_id("fan_in_out", actor_id))
+        raw = self._client.get_for_id("fan_in_out", actor_id, params=params)
+        return FanInOutHandle(raw)
 
 
 class _InventoryActions:
@@ -2985,7 +3219,10 @@ class InventoryHandle(_InventoryActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> InventoryConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return InventoryConnection(self.raw.connect(params))
 
 
@@ -2998,21 +3235,29 @@ class InventoryAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> InventoryHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return InventoryHandle(self._client.get("inventory", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> InventoryHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> InventoryHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("inventory", key, params=params)
+        return InventoryHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InventoryHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return InventoryHandle(self._client.get_or_create("inventory", key, input=input))
+        raw = self._client.get_or_create("inventory", key, input=input, params=params)
+        return InventoryHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> InventoryHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InventoryHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return InventoryHandle(await self._client.create("inventory", key, input=input))
+        raw = await self._client.create("inventory", key, input=input, params=params)
+        return InventoryHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> InventoryHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> InventoryHandle:
         """A handle to the actor with this id."""
-        return InventoryHandle(self._client.get_for_id("inventory", actor_id))
+        raw = self._client.get_for_id("inventory", actor_id, params=params)
+        return InventoryHandle(raw)
 
 
 class _InvoiceActions:
@@ -3103,7 +3348,10 @@ class InvoiceHandle(_InvoiceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> InvoiceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return InvoiceConnection(self.raw.connect(params))
 
 
@@ -3116,21 +3364,29 @@ class InvoiceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> InvoiceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return InvoiceHandle(self._client.get("invoice", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> InvoiceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> InvoiceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("invoice", key, params=params)
+        return InvoiceHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InvoiceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return InvoiceHandle(self._client.get_or_create("invoice", key, input=input))
+        raw = self._client.get_or_create("invoice", key, input=input, params=params)
+        return InvoiceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> InvoiceHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InvoiceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return InvoiceHandle(await self._client.create("invoice", key, input=input))
+        raw = await self._client.create("invoice", key, input=input, params=params)
+        return InvoiceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> InvoiceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> InvoiceHandle:
         """A handle to the actor with this id."""
-        return InvoiceHandle(self._client.get_for_id("invoice", actor_id))
+        raw = self._client.get_for_id("invoice", actor_id, params=params)
+        return InvoiceHandle(raw)
 
 
 class _OrchestratorActions:
@@ -3221,7 +3477,10 @@ class OrchestratorHandle(_OrchestratorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> OrchestratorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return OrchestratorConnection(self.raw.connect(params))
 
 
@@ -3234,21 +3493,29 @@ class OrchestratorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> OrchestratorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return OrchestratorHandle(self._client.get("orchestrator", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> OrchestratorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> OrchestratorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("orchestrator", key, params=params)
+        return OrchestratorHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> OrchestratorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return OrchestratorHandle(self._client.get_or_create("orchestrator", key, input=input))
+        raw = self._client.get_or_create("orchestrator", key, input=input, params=params)
+        return OrchestratorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> OrchestratorHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> OrchestratorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return OrchestratorHandle(await self._client.create("orchestrator", key, input=input))
+        raw = await self._client.create("orchestrator", key, input=input, params=params)
+        return OrchestratorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> OrchestratorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> OrchestratorHandle:
         """A handle to the actor with this id."""
-        return OrchestratorHandle(self._client.get_for_id("orchestrator", actor_id))
+        raw = self._client.get_for_id("orchestrator", actor_id, params=params)
+        return OrchestratorHandle(raw)
 
 
 class _PollBackoffActions:
@@ -3339,7 +3606,10 @@ class PollBackoffHandle(_PollBackoffActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> PollBackoffConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return PollBackoffConnection(self.raw.connect(params))
 
 
@@ -3352,21 +3622,29 @@ class PollBackoffAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> PollBackoffHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return PollBackoffHandle(self._client.get("poll_backoff", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> PollBackoffHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> PollBackoffHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("poll_backoff", key, params=params)
+        return PollBackoffHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> PollBackoffHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return PollBackoffHandle(self._client.get_or_create("poll_backoff", key, input=input))
+        raw = self._client.get_or_create("poll_backoff", key, input=input, params=params)
+        return PollBackoffHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> PollBackoffHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> PollBackoffHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return PollBackoffHandle(await self._client.create("poll_backoff", key, input=input))
+        raw = await self._client.create("poll_backoff", key, input=input, params=params)
+        return PollBackoffHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> PollBackoffHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> PollBackoffHandle:
         """A handle to the actor with this id."""
-        return PollBackoffHandle(self._client.get_for_id("poll_backoff", actor_id))
+        raw = self._client.get_for_id("poll_backoff", actor_id, params=params)
+        return PollBackoffHandle(raw)
 
 
 class _PrimaryServiceActions:
@@ -3457,7 +3735,10 @@ class PrimaryServiceHandle(_PrimaryServiceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> PrimaryServiceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return PrimaryServiceConnection(self.raw.connect(params))
 
 
@@ -3470,21 +3751,41 @@ class PrimaryServiceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> PrimaryServiceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return PrimaryServiceHandle(self._client.get("primary_service", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> PrimaryServiceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> PrimaryServiceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("primary_service", key, params=params)
+        return PrimaryServiceHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> PrimaryServiceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return PrimaryServiceHandle(self._client.get_or_create("primary_service", key, input=input))
+        raw = self._client.get_or_create("primary_service", key, input=input, params=params)
+        return PrimaryServiceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> PrimaryServiceHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> PrimaryServiceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return PrimaryServiceHandle(await self._client.create("primary_service", key, input=input))
+        raw = await self._client.create("primary_service", key, input=input, params=params)
+        return PrimaryServiceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> PrimaryServiceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> PrimaryServiceHandle:
         """A handle to the actor with this id."""
-        return PrimaryServiceHandle(self._client.get_for_id("primary_service", actor_id))
+        raw = self._client.get_for_id("primary_service", actor_id, params=params)
+        return PrimaryServiceHandle(raw)
 
 
 class _ProgressActorActions:
@@ -3575,7 +3876,10 @@ class ProgressActorHandle(_ProgressActorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ProgressActorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ProgressActorConnection(self.raw.connect(params))
 
 
@@ -3588,21 +3892,35 @@ class ProgressActorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ProgressActorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ProgressActorHandle(self._client.get("progress_actor", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ProgressActorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ProgressActorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("progress_actor", key, params=params)
+        return ProgressActorHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> ProgressActorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ProgressActorHandle(self._client.get_or_create("progress_actor", key, input=input))
+        raw = self._client.get_or_create("progress_actor", key, input=input, params=params)
+        return ProgressActorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ProgressActorHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ProgressActorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ProgressActorHandle(await self._client.create("progress_actor", key, input=input))
+        raw = await self._client.create("progress_actor", key, input=input, params=params)
+        return ProgressActorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ProgressActorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ProgressActorHandle:
         """A handle to the actor with this id."""
-        return ProgressActorHandle(self._client.get_for_id("progress_actor", actor_id))
+        raw = self._client.get_for_id("progress_actor", actor_id, params=params)
+        return ProgressActorHandle(raw)
 
 
 class _QueueWorkerActions:
@@ -3693,7 +4011,10 @@ class QueueWorkerHandle(_QueueWorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> QueueWorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return QueueWorkerConnection(self.raw.connect(params))
 
 
@@ -3706,21 +4027,29 @@ class QueueWorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> QueueWorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return QueueWorkerHandle(self._client.get("queue_worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> QueueWorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> QueueWorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("queue_worker", key, params=params)
+        return QueueWorkerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> QueueWorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return QueueWorkerHandle(self._client.get_or_create("queue_worker", key, input=input))
+        raw = self._client.get_or_create("queue_worker", key, input=input, params=params)
+        return QueueWorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> QueueWorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> QueueWorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return QueueWorkerHandle(await self._client.create("queue_worker", key, input=input))
+        raw = await self._client.create("queue_worker", key, input=input, params=params)
+        return QueueWorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> QueueWorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> QueueWorkerHandle:
         """A handle to the actor with this id."""
-        return QueueWorkerHandle(self._client.get_for_id("queue_worker", actor_id))
+        raw = self._client.get_for_id("queue_worker", actor_id, params=params)
+        return QueueWorkerHandle(raw)
 
 
 class _ReminderActions:
@@ -3837,7 +4166,10 @@ class ReminderHandle(_ReminderActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ReminderConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ReminderConnection(self.raw.connect(params))
 
 
@@ -3850,21 +4182,29 @@ class ReminderAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ReminderHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ReminderHandle(self._client.get("reminder", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ReminderHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ReminderHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("reminder", key, params=params)
+        return ReminderHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ReminderHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ReminderHandle(self._client.get_or_create("reminder", key, input=input))
+        raw = self._client.get_or_create("reminder", key, input=input, params=params)
+        return ReminderHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ReminderHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ReminderHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ReminderHandle(await self._client.create("reminder", key, input=input))
+        raw = await self._client.create("reminder", key, input=input, params=params)
+        return ReminderHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ReminderHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ReminderHandle:
         """A handle to the actor with this id."""
-        return ReminderHandle(self._client.get_for_id("reminder", actor_id))
+        raw = self._client.get_for_id("reminder", actor_id, params=params)
+        return ReminderHandle(raw)
 
 
 class _RequestResponseActions:
@@ -3955,7 +4295,10 @@ class RequestResponseHandle(_RequestResponseActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> RequestResponseConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return RequestResponseConnection(self.raw.connect(params))
 
 
@@ -3968,21 +4311,41 @@ class RequestResponseAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> RequestResponseHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return RequestResponseHandle(self._client.get("request_response", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> RequestResponseHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> RequestResponseHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("request_response", key, params=params)
+        return RequestResponseHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> RequestResponseHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return RequestResponseHandle(self._client.get_or_create("request_response", key, input=input))
+        raw = self._client.get_or_create("request_response", key, input=input, params=params)
+        return RequestResponseHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> RequestResponseHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> RequestResponseHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return RequestResponseHandle(await self._client.create("request_response", key, input=input))
+        raw = await self._client.create("request_response", key, input=input, params=params)
+        return RequestResponseHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> RequestResponseHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> RequestResponseHandle:
         """A handle to the actor with this id."""
-        return RequestResponseHandle(self._client.get_for_id("request_response", actor_id))
+        raw = self._client.get_for_id("request_response", actor_id, params=params)
+        return RequestResponseHandle(raw)
 
 
 class _RoomActions:
@@ -4081,7 +4444,10 @@ class RoomHandle(_RoomActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> RoomConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return RoomConnection(self.raw.connect(params))
 
 
@@ -4094,21 +4460,29 @@ class RoomAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> RoomHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return RoomHandle(self._client.get("room", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> RoomHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> RoomHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("room", key, params=params)
+        return RoomHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return RoomHandle(self._client.get_or_create("room", key, input=input))
+        raw = self._client.get_or_create("room", key, input=input, params=params)
+        return RoomHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> RoomHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return RoomHandle(await self._client.create("room", key, input=input))
+        raw = await self._client.create("room", key, input=input, params=params)
+        return RoomHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> RoomHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> RoomHandle:
         """A handle to the actor with this id."""
-        return RoomHandle(self._client.get_for_id("room", actor_id))
+        raw = self._client.get_for_id("room", actor_id, params=params)
+        return RoomHandle(raw)
 
 
 class _RoomListActions:
@@ -4208,7 +4582,10 @@ class RoomListHandle(_RoomListActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> RoomListConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return RoomListConnection(self.raw.connect(params))
 
 
@@ -4221,21 +4598,29 @@ class RoomListAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> RoomListHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return RoomListHandle(self._client.get("room_list", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> RoomListHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> RoomListHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("room_list", key, params=params)
+        return RoomListHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomListHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return RoomListHandle(self._client.get_or_create("room_list", key, input=input))
+        raw = self._client.get_or_create("room_list", key, input=input, params=params)
+        return RoomListHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> RoomListHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomListHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return RoomListHandle(await self._client.create("room_list", key, input=input))
+        raw = await self._client.create("room_list", key, input=input, params=params)
+        return RoomListHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> RoomListHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> RoomListHandle:
         """A handle to the actor with this id."""
-        return RoomListHandle(self._client.get_for_id("room_list", actor_id))
+        raw = self._client.get_for_id("room_list", actor_id, params=params)
+        return RoomListHandle(raw)
 
 
 class _ScatterGatherActions:
@@ -4326,7 +4711,10 @@ class ScatterGatherHandle(_ScatterGatherActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ScatterGatherConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ScatterGatherConnection(self.raw.connect(params))
 
 
@@ -4339,21 +4727,35 @@ class ScatterGatherAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ScatterGatherHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ScatterGatherHandle(self._client.get("scatter_gather", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ScatterGatherHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ScatterGatherHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("scatter_gather", key, params=params)
+        return ScatterGatherHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> ScatterGatherHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ScatterGatherHandle(self._client.get_or_create("scatter_gather", key, input=input))
+        raw = self._client.get_or_create("scatter_gather", key, input=input, params=params)
+        return ScatterGatherHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ScatterGatherHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ScatterGatherHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ScatterGatherHandle(await self._client.create("scatter_gather", key, input=input))
+        raw = await self._client.create("scatter_gather", key, input=input, params=params)
+        return ScatterGatherHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ScatterGatherHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ScatterGatherHandle:
         """A handle to the actor with this id."""
-        return ScatterGatherHandle(self._client.get_for_id("scatter_gather", actor_id))
+        raw = self._client.get_for_id("scatter_gather", actor_id, params=params)
+        return ScatterGatherHandle(raw)
 
 
 class _SetupRunTeardownActions:
@@ -4445,7 +4847,10 @@ class SetupRunTeardownHandle(_SetupRunTeardownActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> SetupRunTeardownConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return SetupRunTeardownConnection(self.raw.connect(params))
 
 
@@ -4458,21 +4863,41 @@ class SetupRunTeardownAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> SetupRunTeardownHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return SetupRunTeardownHandle(self._client.get("setup_run_teardown", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> SetupRunTeardownHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> SetupRunTeardownHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("setup_run_teardown", key, params=params)
+        return SetupRunTeardownHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> SetupRunTeardownHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return SetupRunTeardownHandle(self._client.get_or_create("setup_run_teardown", key, input=input))
+        raw = self._client.get_or_create("setup_run_teardown", key, input=input, params=params)
+        return SetupRunTeardownHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> SetupRunTeardownHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> SetupRunTeardownHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return SetupRunTeardownHandle(await self._client.create("setup_run_teardown", key, input=input))
+        raw = await self._client.create("setup_run_teardown", key, input=input, params=params)
+        return SetupRunTeardownHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> SetupRunTeardownHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> SetupRunTeardownHandle:
         """A handle to the actor with this id."""
-        return SetupRunTeardownHandle(self._client.get_for_id("setup_run_teardown", actor_id))
+        raw = self._client.get_for_id("setup_run_teardown", actor_id, params=params)
+        return SetupRunTeardownHandle(raw)
 
 
 class _ShardActions:
@@ -4563,7 +4988,10 @@ class ShardHandle(_ShardActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ShardConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ShardConnection(self.raw.connect(params))
 
 
@@ -4576,21 +5004,29 @@ class ShardAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ShardHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ShardHandle(self._client.get("shard", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ShardHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ShardHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("shard", key, params=params)
+        return ShardHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ShardHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ShardHandle(self._client.get_or_create("shard", key, input=input))
+        raw = self._client.get_or_create("shard", key, input=input, params=params)
+        return ShardHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ShardHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ShardHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ShardHandle(await self._client.create("shard", key, input=input))
+        raw = await self._client.create("shard", key, input=input, params=params)
+        return ShardHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ShardHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ShardHandle:
         """A handle to the actor with this id."""
-        return ShardHandle(self._client.get_for_id("shard", actor_id))
+        raw = self._client.get_for_id("shard", actor_id, params=params)
+        return ShardHandle(raw)
 
 
 class _TimeoutFallbackActions:
@@ -4681,7 +5117,10 @@ class TimeoutFallbackHandle(_TimeoutFallbackActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> TimeoutFallbackConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return TimeoutFallbackConnection(self.raw.connect(params))
 
 
@@ -4694,21 +5133,41 @@ class TimeoutFallbackAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> TimeoutFallbackHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return TimeoutFallbackHandle(self._client.get("timeout_fallback", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> TimeoutFallbackHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> TimeoutFallbackHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("timeout_fallback", key, params=params)
+        return TimeoutFallbackHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> TimeoutFallbackHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return TimeoutFallbackHandle(self._client.get_or_create("timeout_fallback", key, input=input))
+        raw = self._client.get_or_create("timeout_fallback", key, input=input, params=params)
+        return TimeoutFallbackHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> TimeoutFallbackHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> TimeoutFallbackHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return TimeoutFallbackHandle(await self._client.create("timeout_fallback", key, input=input))
+        raw = await self._client.create("timeout_fallback", key, input=input, params=params)
+        return TimeoutFallbackHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> TimeoutFallbackHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> TimeoutFallbackHandle:
         """A handle to the actor with this id."""
-        return TimeoutFallbackHandle(self._client.get_for_id("timeout_fallback", actor_id))
+        raw = self._client.get_for_id("timeout_fallback", actor_id, params=params)
+        return TimeoutFallbackHandle(raw)
 
 
 class _UserProfileActions:
@@ -4808,7 +5267,10 @@ class UserProfileHandle(_UserProfileActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> UserProfileConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return UserProfileConnection(self.raw.connect(params))
 
 
@@ -4821,21 +5283,29 @@ class UserProfileAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> UserProfileHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return UserProfileHandle(self._client.get("user_profile", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> UserProfileHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> UserProfileHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("user_profile", key, params=params)
+        return UserProfileHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> UserProfileHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return UserProfileHandle(self._client.get_or_create("user_profile", key, input=input))
+        raw = self._client.get_or_create("user_profile", key, input=input, params=params)
+        return UserProfileHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> UserProfileHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> UserProfileHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return UserProfileHandle(await self._client.create("user_profile", key, input=input))
+        raw = await self._client.create("user_profile", key, input=input, params=params)
+        return UserProfileHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> UserProfileHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> UserProfileHandle:
         """A handle to the actor with this id."""
-        return UserProfileHandle(self._client.get_for_id("user_profile", actor_id))
+        raw = self._client.get_for_id("user_profile", actor_id, params=params)
+        return UserProfileHandle(raw)
 
 
 class _VersionedWorkflowActions:
@@ -4926,7 +5396,10 @@ class VersionedWorkflowHandle(_VersionedWorkflowActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> VersionedWorkflowConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return VersionedWorkflowConnection(self.raw.connect(params))
 
 
@@ -4939,21 +5412,41 @@ class VersionedWorkflowAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> VersionedWorkflowHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return VersionedWorkflowHandle(self._client.get("versioned_workflow", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> VersionedWorkflowHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> VersionedWorkflowHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("versioned_workflow", key, params=params)
+        return VersionedWorkflowHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> VersionedWorkflowHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return VersionedWorkflowHandle(self._client.get_or_create("versioned_workflow", key, input=input))
+        raw = self._client.get_or_create("versioned_workflow", key, input=input, params=params)
+        return VersionedWorkflowHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> VersionedWorkflowHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> VersionedWorkflowHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return VersionedWorkflowHandle(await self._client.create("versioned_workflow", key, input=input))
+        raw = await self._client.create("versioned_workflow", key, input=input, params=params)
+        return VersionedWorkflowHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> VersionedWorkflowHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> VersionedWorkflowHandle:
         """A handle to the actor with this id."""
-        return VersionedWorkflowHandle(self._client.get_for_id("versioned_workflow", actor_id))
+        raw = self._client.get_for_id("versioned_workflow", actor_id, params=params)
+        return VersionedWorkflowHandle(raw)
 
 
 class _VmActions:
@@ -5086,7 +5579,10 @@ class VmHandle(_VmActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> VmConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return VmConnection(self.raw.connect(params))
 
 
@@ -5099,21 +5595,29 @@ class VmAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> VmHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return VmHandle(self._client.get("vm", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> VmHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> VmHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("vm", key, params=params)
+        return VmHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> VmHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return VmHandle(self._client.get_or_create("vm", key, input=input))
+        raw = self._client.get_or_create("vm", key, input=input, params=params)
+        return VmHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> VmHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> VmHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return VmHandle(await self._client.create("vm", key, input=input))
+        raw = await self._client.create("vm", key, input=input, params=params)
+        return VmHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> VmHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> VmHandle:
         """A handle to the actor with this id."""
-        return VmHandle(self._client.get_for_id("vm", actor_id))
+        raw = self._client.get_for_id("vm", actor_id, params=params)
+        return VmHandle(raw)
 
 
 class _WorkerActions:
@@ -5204,7 +5708,10 @@ class WorkerHandle(_WorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkerConnection(self.raw.connect(params))
 
 
@@ -5217,21 +5724,29 @@ class WorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkerHandle(self._client.get("worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("worker", key, params=params)
+        return WorkerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkerHandle(self._client.get_or_create("worker", key, input=input))
+        raw = self._client.get_or_create("worker", key, input=input, params=params)
+        return WorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkerHandle(await self._client.create("worker", key, input=input))
+        raw = await self._client.create("worker", key, input=input, params=params)
+        return WorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkerHandle:
         """A handle to the actor with this id."""
-        return WorkerHandle(self._client.get_for_id("worker", actor_id))
+        raw = self._client.get_for_id("worker", actor_id, params=params)
+        return WorkerHandle(raw)
 
 
 class _WorkflowCoordinatorActions:
@@ -5322,7 +5837,10 @@ class WorkflowCoordinatorHandle(_WorkflowCoordinatorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowCoordinatorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowCoordinatorConnection(self.raw.connect(params))
 
 
@@ -5335,21 +5853,41 @@ class WorkflowCoordinatorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowCoordinatorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowCoordinatorHandle(self._client.get("workflow_coordinator", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowCoordinatorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCoordinatorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_coordinator", key, params=params)
+        return WorkflowCoordinatorHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCoordinatorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowCoordinatorHandle(self._client.get_or_create("workflow_coordinator", key, input=input))
+        raw = self._client.get_or_create("workflow_coordinator", key, input=input, params=params)
+        return WorkflowCoordinatorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCoordinatorHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCoordinatorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowCoordinatorHandle(await self._client.create("workflow_coordinator", key, input=input))
+        raw = await self._client.create("workflow_coordinator", key, input=input, params=params)
+        return WorkflowCoordinatorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowCoordinatorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowCoordinatorHandle:
         """A handle to the actor with this id."""
-        return WorkflowCoordinatorHandle(self._client.get_for_id("workflow_coordinator", actor_id))
+        raw = self._client.get_for_id("workflow_coordinator", actor_id, params=params)
+        return WorkflowCoordinatorHandle(raw)
 
 
 class _WorkflowCounterActions:
@@ -5440,7 +5978,10 @@ class WorkflowCounterHandle(_WorkflowCounterActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowCounterConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowCounterConnection(self.raw.connect(params))
 
 
@@ -5453,21 +5994,41 @@ class WorkflowCounterAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowCounterHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowCounterHandle(self._client.get("workflow_counter", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowCounterHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCounterHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_counter", key, params=params)
+        return WorkflowCounterHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCounterHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowCounterHandle(self._client.get_or_create("workflow_counter", key, input=input))
+        raw = self._client.get_or_create("workflow_counter", key, input=input, params=params)
+        return WorkflowCounterHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCounterHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCounterHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowCounterHandle(await self._client.create("workflow_counter", key, input=input))
+        raw = await self._client.create("workflow_counter", key, input=input, params=params)
+        return WorkflowCounterHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowCounterHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowCounterHandle:
         """A handle to the actor with this id."""
-        return WorkflowCounterHandle(self._client.get_for_id("workflow_counter", actor_id))
+        raw = self._client.get_for_id("workflow_counter", actor_id, params=params)
+        return WorkflowCounterHandle(raw)
 
 
 class _WorkflowRaceActions:
@@ -5558,7 +6119,10 @@ class WorkflowRaceHandle(_WorkflowRaceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowRaceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowRaceConnection(self.raw.connect(params))
 
 
@@ -5571,21 +6135,29 @@ class WorkflowRaceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowRaceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowRaceHandle(self._client.get("workflow_race", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowRaceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowRaceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_race", key, params=params)
+        return WorkflowRaceHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkflowRaceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowRaceHandle(self._client.get_or_create("workflow_race", key, input=input))
+        raw = self._client.get_or_create("workflow_race", key, input=input, params=params)
+        return WorkflowRaceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowRaceHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkflowRaceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowRaceHandle(await self._client.create("workflow_race", key, input=input))
+        raw = await self._client.create("workflow_race", key, input=input, params=params)
+        return WorkflowRaceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowRaceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowRaceHandle:
         """A handle to the actor with this id."""
-        return WorkflowRaceHandle(self._client.get_for_id("workflow_race", actor_id))
+        raw = self._client.get_for_id("workflow_race", actor_id, params=params)
+        return WorkflowRaceHandle(raw)
 
 
 class _WorkflowReminderActions:
@@ -5680,7 +6252,10 @@ class WorkflowReminderHandle(_WorkflowReminderActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowReminderConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowReminderConnection(self.raw.connect(params))
 
 
@@ -5693,21 +6268,41 @@ class WorkflowReminderAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowReminderHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowReminderHandle(self._client.get("workflow_reminder", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowReminderHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowReminderHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_reminder", key, params=params)
+        return WorkflowReminderHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowReminderHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowReminderHandle(self._client.get_or_create("workflow_reminder", key, input=input))
+        raw = self._client.get_or_create("workflow_reminder", key, input=input, params=params)
+        return WorkflowReminderHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowReminderHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowReminderHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowReminderHandle(await self._client.create("workflow_reminder", key, input=input))
+        raw = await self._client.create("workflow_reminder", key, input=input, params=params)
+        return WorkflowReminderHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowReminderHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowReminderHandle:
         """A handle to the actor with this id."""
-        return WorkflowReminderHandle(self._client.get_for_id("workflow_reminder", actor_id))
+        raw = self._client.get_for_id("workflow_reminder", actor_id, params=params)
+        return WorkflowReminderHandle(raw)
 
 
 class _WorkflowTimeoutActions:
@@ -5798,7 +6393,10 @@ class WorkflowTimeoutHandle(_WorkflowTimeoutActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowTimeoutConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowTimeoutConnection(self.raw.connect(params))
 
 
@@ -5811,21 +6409,41 @@ class WorkflowTimeoutAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowTimeoutHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowTimeoutHandle(self._client.get("workflow_timeout", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowTimeoutHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowTimeoutHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_timeout", key, params=params)
+        return WorkflowTimeoutHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowTimeoutHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowTimeoutHandle(self._client.get_or_create("workflow_timeout", key, input=input))
+        raw = self._client.get_or_create("workflow_timeout", key, input=input, params=params)
+        return WorkflowTimeoutHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowTimeoutHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowTimeoutHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowTimeoutHandle(await self._client.create("workflow_timeout", key, input=input))
+        raw = await self._client.create("workflow_timeout", key, input=input, params=params)
+        return WorkflowTimeoutHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowTimeoutHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowTimeoutHandle:
         """A handle to the actor with this id."""
-        return WorkflowTimeoutHandle(self._client.get_for_id("workflow_timeout", actor_id))
+        raw = self._client.get_for_id("workflow_timeout", actor_id, params=params)
+        return WorkflowTimeoutHandle(raw)
 
 
 @final

@@ -246,7 +246,10 @@ class ChatRoomHandle(_ChatRoomActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ChatRoomConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ChatRoomConnection(self.raw.connect(params))
 
 
@@ -259,21 +262,29 @@ class ChatRoomAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ChatRoomHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ChatRoomHandle(self._client.get("chat_room", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ChatRoomHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ChatRoomHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("chat_room", key, params=params)
+        return ChatRoomHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChatRoomHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ChatRoomHandle(self._client.get_or_create("chat_room", key, input=input))
+        raw = self._client.get_or_create("chat_room", key, input=input, params=params)
+        return ChatRoomHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ChatRoomHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChatRoomHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ChatRoomHandle(await self._client.create("chat_room", key, input=input))
+        raw = await self._client.create("chat_room", key, input=input, params=params)
+        return ChatRoomHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ChatRoomHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ChatRoomHandle:
         """A handle to the actor with this id."""
-        return ChatRoomHandle(self._client.get_for_id("chat_room", actor_id))
+        raw = self._client.get_for_id("chat_room", actor_id, params=params)
+        return ChatRoomHandle(raw)
 
 
 @final

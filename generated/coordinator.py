@@ -216,7 +216,10 @@ class RoomHandle(_RoomActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> RoomConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return RoomConnection(self.raw.connect(params))
 
 
@@ -229,21 +232,29 @@ class RoomAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> RoomHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return RoomHandle(self._client.get("room", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> RoomHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> RoomHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("room", key, params=params)
+        return RoomHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return RoomHandle(self._client.get_or_create("room", key, input=input))
+        raw = self._client.get_or_create("room", key, input=input, params=params)
+        return RoomHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> RoomHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return RoomHandle(await self._client.create("room", key, input=input))
+        raw = await self._client.create("room", key, input=input, params=params)
+        return RoomHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> RoomHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> RoomHandle:
         """A handle to the actor with this id."""
-        return RoomHandle(self._client.get_for_id("room", actor_id))
+        raw = self._client.get_for_id("room", actor_id, params=params)
+        return RoomHandle(raw)
 
 
 class _RoomListActions:
@@ -343,7 +354,10 @@ class RoomListHandle(_RoomListActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> RoomListConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return RoomListConnection(self.raw.connect(params))
 
 
@@ -356,21 +370,29 @@ class RoomListAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> RoomListHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return RoomListHandle(self._client.get("room_list", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> RoomListHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> RoomListHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("room_list", key, params=params)
+        return RoomListHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomListHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return RoomListHandle(self._client.get_or_create("room_list", key, input=input))
+        raw = self._client.get_or_create("room_list", key, input=input, params=params)
+        return RoomListHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> RoomListHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> RoomListHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return RoomListHandle(await self._client.create("room_list", key, input=input))
+        raw = await self._client.create("room_list", key, input=input, params=params)
+        return RoomListHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> RoomListHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> RoomListHandle:
         """A handle to the actor with this id."""
-        return RoomListHandle(self._client.get_for_id("room_list", actor_id))
+        raw = self._client.get_for_id("room_list", actor_id, params=params)
+        return RoomListHandle(raw)
 
 
 @final

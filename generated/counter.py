@@ -212,7 +212,10 @@ class CounterHandle(_CounterActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CounterConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CounterConnection(self.raw.connect(params))
 
 
@@ -225,21 +228,29 @@ class CounterAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CounterHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CounterHandle(self._client.get("counter", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CounterHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CounterHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("counter", key, params=params)
+        return CounterHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CounterHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CounterHandle(self._client.get_or_create("counter", key, input=input))
+        raw = self._client.get_or_create("counter", key, input=input, params=params)
+        return CounterHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CounterHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CounterHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CounterHandle(await self._client.create("counter", key, input=input))
+        raw = await self._client.create("counter", key, input=input, params=params)
+        return CounterHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CounterHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CounterHandle:
         """A handle to the actor with this id."""
-        return CounterHandle(self._client.get_for_id("counter", actor_id))
+        raw = self._client.get_for_id("counter", actor_id, params=params)
+        return CounterHandle(raw)
 
 
 @final

@@ -208,7 +208,10 @@ class CounterWorkerHandle(_CounterWorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CounterWorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CounterWorkerConnection(self.raw.connect(params))
 
 
@@ -221,21 +224,35 @@ class CounterWorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CounterWorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CounterWorkerHandle(self._client.get("counter_worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CounterWorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CounterWorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("counter_worker", key, params=params)
+        return CounterWorkerHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CounterWorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CounterWorkerHandle(self._client.get_or_create("counter_worker", key, input=input))
+        raw = self._client.get_or_create("counter_worker", key, input=input, params=params)
+        return CounterWorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CounterWorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CounterWorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CounterWorkerHandle(await self._client.create("counter_worker", key, input=input))
+        raw = await self._client.create("counter_worker", key, input=input, params=params)
+        return CounterWorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CounterWorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CounterWorkerHandle:
         """A handle to the actor with this id."""
-        return CounterWorkerHandle(self._client.get_for_id("counter_worker", actor_id))
+        raw = self._client.get_for_id("counter_worker", actor_id, params=params)
+        return CounterWorkerHandle(raw)
 
 
 @final

@@ -250,7 +250,10 @@ class ReminderHandle(_ReminderActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ReminderConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ReminderConnection(self.raw.connect(params))
 
 
@@ -263,21 +266,29 @@ class ReminderAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ReminderHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ReminderHandle(self._client.get("reminder", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ReminderHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ReminderHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("reminder", key, params=params)
+        return ReminderHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ReminderHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ReminderHandle(self._client.get_or_create("reminder", key, input=input))
+        raw = self._client.get_or_create("reminder", key, input=input, params=params)
+        return ReminderHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ReminderHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ReminderHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ReminderHandle(await self._client.create("reminder", key, input=input))
+        raw = await self._client.create("reminder", key, input=input, params=params)
+        return ReminderHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ReminderHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ReminderHandle:
         """A handle to the actor with this id."""
-        return ReminderHandle(self._client.get_for_id("reminder", actor_id))
+        raw = self._client.get_for_id("reminder", actor_id, params=params)
+        return ReminderHandle(raw)
 
 
 @final

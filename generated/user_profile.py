@@ -218,7 +218,10 @@ class UserProfileHandle(_UserProfileActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> UserProfileConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return UserProfileConnection(self.raw.connect(params))
 
 
@@ -231,21 +234,29 @@ class UserProfileAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> UserProfileHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return UserProfileHandle(self._client.get("user_profile", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> UserProfileHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> UserProfileHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("user_profile", key, params=params)
+        return UserProfileHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> UserProfileHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return UserProfileHandle(self._client.get_or_create("user_profile", key, input=input))
+        raw = self._client.get_or_create("user_profile", key, input=input, params=params)
+        return UserProfileHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> UserProfileHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> UserProfileHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return UserProfileHandle(await self._client.create("user_profile", key, input=input))
+        raw = await self._client.create("user_profile", key, input=input, params=params)
+        return UserProfileHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> UserProfileHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> UserProfileHandle:
         """A handle to the actor with this id."""
-        return UserProfileHandle(self._client.get_for_id("user_profile", actor_id))
+        raw = self._client.get_for_id("user_profile", actor_id, params=params)
+        return UserProfileHandle(raw)
 
 
 @final

@@ -256,7 +256,10 @@ class BugFixerHandle(_BugFixerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BugFixerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BugFixerConnection(self.raw.connect(params))
 
 
@@ -269,21 +272,29 @@ class BugFixerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BugFixerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BugFixerHandle(self._client.get("bug_fixer", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BugFixerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BugFixerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("bug_fixer", key, params=params)
+        return BugFixerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BugFixerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BugFixerHandle(self._client.get_or_create("bug_fixer", key, input=input))
+        raw = self._client.get_or_create("bug_fixer", key, input=input, params=params)
+        return BugFixerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BugFixerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BugFixerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BugFixerHandle(await self._client.create("bug_fixer", key, input=input))
+        raw = await self._client.create("bug_fixer", key, input=input, params=params)
+        return BugFixerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BugFixerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BugFixerHandle:
         """A handle to the actor with this id."""
-        return BugFixerHandle(self._client.get_for_id("bug_fixer", actor_id))
+        raw = self._client.get_for_id("bug_fixer", actor_id, params=params)
+        return BugFixerHandle(raw)
 
 
 class _CodeReviewerActions:
@@ -374,7 +385,10 @@ class CodeReviewerHandle(_CodeReviewerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CodeReviewerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CodeReviewerConnection(self.raw.connect(params))
 
 
@@ -387,21 +401,29 @@ class CodeReviewerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CodeReviewerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CodeReviewerHandle(self._client.get("code_reviewer", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CodeReviewerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CodeReviewerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("code_reviewer", key, params=params)
+        return CodeReviewerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CodeReviewerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CodeReviewerHandle(self._client.get_or_create("code_reviewer", key, input=input))
+        raw = self._client.get_or_create("code_reviewer", key, input=input, params=params)
+        return CodeReviewerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CodeReviewerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CodeReviewerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CodeReviewerHandle(await self._client.create("code_reviewer", key, input=input))
+        raw = await self._client.create("code_reviewer", key, input=input, params=params)
+        return CodeReviewerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CodeReviewerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CodeReviewerHandle:
         """A handle to the actor with this id."""
-        return CodeReviewerHandle(self._client.get_for_id("code_reviewer", actor_id))
+        raw = self._client.get_for_id("code_reviewer", actor_id, params=params)
+        return CodeReviewerHandle(raw)
 
 
 class _VmActions:
@@ -534,7 +556,10 @@ class VmHandle(_VmActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> VmConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return VmConnection(self.raw.connect(params))
 
 
@@ -547,21 +572,29 @@ class VmAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> VmHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return VmHandle(self._client.get("vm", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> VmHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> VmHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("vm", key, params=params)
+        return VmHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> VmHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return VmHandle(self._client.get_or_create("vm", key, input=input))
+        raw = self._client.get_or_create("vm", key, input=input, params=params)
+        return VmHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> VmHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> VmHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return VmHandle(await self._client.create("vm", key, input=input))
+        raw = await self._client.create("vm", key, input=input, params=params)
+        return VmHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> VmHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> VmHandle:
         """A handle to the actor with this id."""
-        return VmHandle(self._client.get_for_id("vm", actor_id))
+        raw = self._client.get_for_id("vm", actor_id, params=params)
+        return VmHandle(raw)
 
 
 @final

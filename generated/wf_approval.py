@@ -215,7 +215,10 @@ class ApprovalGateHandle(_ApprovalGateActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ApprovalGateConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ApprovalGateConnection(self.raw.connect(params))
 
 
@@ -228,21 +231,29 @@ class ApprovalGateAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ApprovalGateHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ApprovalGateHandle(self._client.get("approval_gate", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ApprovalGateHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ApprovalGateHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("approval_gate", key, params=params)
+        return ApprovalGateHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ApprovalGateHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ApprovalGateHandle(self._client.get_or_create("approval_gate", key, input=input))
+        raw = self._client.get_or_create("approval_gate", key, input=input, params=params)
+        return ApprovalGateHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ApprovalGateHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ApprovalGateHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ApprovalGateHandle(await self._client.create("approval_gate", key, input=input))
+        raw = await self._client.create("approval_gate", key, input=input, params=params)
+        return ApprovalGateHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ApprovalGateHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ApprovalGateHandle:
         """A handle to the actor with this id."""
-        return ApprovalGateHandle(self._client.get_for_id("approval_gate", actor_id))
+        raw = self._client.get_for_id("approval_gate", actor_id, params=params)
+        return ApprovalGateHandle(raw)
 
 
 @final

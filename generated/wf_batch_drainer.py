@@ -215,7 +215,10 @@ class BatchDrainerHandle(_BatchDrainerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BatchDrainerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BatchDrainerConnection(self.raw.connect(params))
 
 
@@ -228,21 +231,29 @@ class BatchDrainerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BatchDrainerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BatchDrainerHandle(self._client.get("batch_drainer", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BatchDrainerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BatchDrainerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("batch_drainer", key, params=params)
+        return BatchDrainerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BatchDrainerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BatchDrainerHandle(self._client.get_or_create("batch_drainer", key, input=input))
+        raw = self._client.get_or_create("batch_drainer", key, input=input, params=params)
+        return BatchDrainerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BatchDrainerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BatchDrainerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BatchDrainerHandle(await self._client.create("batch_drainer", key, input=input))
+        raw = await self._client.create("batch_drainer", key, input=input, params=params)
+        return BatchDrainerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BatchDrainerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BatchDrainerHandle:
         """A handle to the actor with this id."""
-        return BatchDrainerHandle(self._client.get_for_id("batch_drainer", actor_id))
+        raw = self._client.get_for_id("batch_drainer", actor_id, params=params)
+        return BatchDrainerHandle(raw)
 
 
 @final

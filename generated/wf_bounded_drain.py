@@ -216,7 +216,10 @@ class BoundedDrainHandle(_BoundedDrainActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BoundedDrainConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BoundedDrainConnection(self.raw.connect(params))
 
 
@@ -229,21 +232,29 @@ class BoundedDrainAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BoundedDrainHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BoundedDrainHandle(self._client.get("bounded_drain", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BoundedDrainHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BoundedDrainHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("bounded_drain", key, params=params)
+        return BoundedDrainHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BoundedDrainHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BoundedDrainHandle(self._client.get_or_create("bounded_drain", key, input=input))
+        raw = self._client.get_or_create("bounded_drain", key, input=input, params=params)
+        return BoundedDrainHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BoundedDrainHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BoundedDrainHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BoundedDrainHandle(await self._client.create("bounded_drain", key, input=input))
+        raw = await self._client.create("bounded_drain", key, input=input, params=params)
+        return BoundedDrainHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BoundedDrainHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BoundedDrainHandle:
         """A handle to the actor with this id."""
-        return BoundedDrainHandle(self._client.get_for_id("bounded_drain", actor_id))
+        raw = self._client.get_for_id("bounded_drain", actor_id, params=params)
+        return BoundedDrainHandle(raw)
 
 
 @final

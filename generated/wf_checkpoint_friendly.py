@@ -216,7 +216,10 @@ class CheckpointFriendlyHandle(_CheckpointFriendlyActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CheckpointFriendlyConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CheckpointFriendlyConnection(self.raw.connect(params))
 
 
@@ -229,21 +232,41 @@ class CheckpointFriendlyAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CheckpointFriendlyHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CheckpointFriendlyHandle(self._client.get("checkpoint_friendly", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CheckpointFriendlyHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CheckpointFriendlyHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("checkpoint_friendly", key, params=params)
+        return CheckpointFriendlyHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CheckpointFriendlyHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CheckpointFriendlyHandle(self._client.get_or_create("checkpoint_friendly", key, input=input))
+        raw = self._client.get_or_create("checkpoint_friendly", key, input=input, params=params)
+        return CheckpointFriendlyHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CheckpointFriendlyHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CheckpointFriendlyHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CheckpointFriendlyHandle(await self._client.create("checkpoint_friendly", key, input=input))
+        raw = await self._client.create("checkpoint_friendly", key, input=input, params=params)
+        return CheckpointFriendlyHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CheckpointFriendlyHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CheckpointFriendlyHandle:
         """A handle to the actor with this id."""
-        return CheckpointFriendlyHandle(self._client.get_for_id("checkpoint_friendly", actor_id))
+        raw = self._client.get_for_id("checkpoint_friendly", actor_id, params=params)
+        return CheckpointFriendlyHandle(raw)
 
 
 @final

@@ -218,7 +218,10 @@ class ChildWorkerHandle(_ChildWorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ChildWorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ChildWorkerConnection(self.raw.connect(params))
 
 
@@ -231,21 +234,29 @@ class ChildWorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ChildWorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ChildWorkerHandle(self._client.get("child_worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ChildWorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ChildWorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("child_worker", key, params=params)
+        return ChildWorkerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChildWorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ChildWorkerHandle(self._client.get_or_create("child_worker", key, input=input))
+        raw = self._client.get_or_create("child_worker", key, input=input, params=params)
+        return ChildWorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ChildWorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ChildWorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ChildWorkerHandle(await self._client.create("child_worker", key, input=input))
+        raw = await self._client.create("child_worker", key, input=input, params=params)
+        return ChildWorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ChildWorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ChildWorkerHandle:
         """A handle to the actor with this id."""
-        return ChildWorkerHandle(self._client.get_for_id("child_worker", actor_id))
+        raw = self._client.get_for_id("child_worker", actor_id, params=params)
+        return ChildWorkerHandle(raw)
 
 
 class _OrchestratorActions:
@@ -336,7 +347,10 @@ class OrchestratorHandle(_OrchestratorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> OrchestratorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return OrchestratorConnection(self.raw.connect(params))
 
 
@@ -349,21 +363,29 @@ class OrchestratorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> OrchestratorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return OrchestratorHandle(self._client.get("orchestrator", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> OrchestratorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> OrchestratorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("orchestrator", key, params=params)
+        return OrchestratorHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> OrchestratorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return OrchestratorHandle(self._client.get_or_create("orchestrator", key, input=input))
+        raw = self._client.get_or_create("orchestrator", key, input=input, params=params)
+        return OrchestratorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> OrchestratorHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> OrchestratorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return OrchestratorHandle(await self._client.create("orchestrator", key, input=input))
+        raw = await self._client.create("orchestrator", key, input=input, params=params)
+        return OrchestratorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> OrchestratorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> OrchestratorHandle:
         """A handle to the actor with this id."""
-        return OrchestratorHandle(self._client.get_for_id("orchestrator", actor_id))
+        raw = self._client.get_for_id("orchestrator", actor_id, params=params)
+        return OrchestratorHandle(raw)
 
 
 @final

@@ -214,7 +214,10 @@ class ControlLoopHandle(_ControlLoopActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ControlLoopConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ControlLoopConnection(self.raw.connect(params))
 
 
@@ -227,21 +230,29 @@ class ControlLoopAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ControlLoopHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ControlLoopHandle(self._client.get("control_loop", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ControlLoopHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ControlLoopHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("control_loop", key, params=params)
+        return ControlLoopHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ControlLoopHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ControlLoopHandle(self._client.get_or_create("control_loop", key, input=input))
+        raw = self._client.get_or_create("control_loop", key, input=input, params=params)
+        return ControlLoopHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ControlLoopHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ControlLoopHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ControlLoopHandle(await self._client.create("control_loop", key, input=input))
+        raw = await self._client.create("control_loop", key, input=input, params=params)
+        return ControlLoopHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ControlLoopHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ControlLoopHandle:
         """A handle to the actor with this id."""
-        return ControlLoopHandle(self._client.get_for_id("control_loop", actor_id))
+        raw = self._client.get_for_id("control_loop", actor_id, params=params)
+        return ControlLoopHandle(raw)
 
 
 @final

@@ -221,7 +221,10 @@ class WorkerHandle(_WorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkerConnection(self.raw.connect(params))
 
 
@@ -234,21 +237,29 @@ class WorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkerHandle(self._client.get("worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("worker", key, params=params)
+        return WorkerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkerHandle(self._client.get_or_create("worker", key, input=input))
+        raw = self._client.get_or_create("worker", key, input=input, params=params)
+        return WorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkerHandle(await self._client.create("worker", key, input=input))
+        raw = await self._client.create("worker", key, input=input, params=params)
+        return WorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkerHandle:
         """A handle to the actor with this id."""
-        return WorkerHandle(self._client.get_for_id("worker", actor_id))
+        raw = self._client.get_for_id("worker", actor_id, params=params)
+        return WorkerHandle(raw)
 
 
 class _WorkflowCoordinatorActions:
@@ -339,7 +350,10 @@ class WorkflowCoordinatorHandle(_WorkflowCoordinatorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowCoordinatorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowCoordinatorConnection(self.raw.connect(params))
 
 
@@ -352,21 +366,41 @@ class WorkflowCoordinatorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowCoordinatorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowCoordinatorHandle(self._client.get("workflow_coordinator", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowCoordinatorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCoordinatorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_coordinator", key, params=params)
+        return WorkflowCoordinatorHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCoordinatorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowCoordinatorHandle(self._client.get_or_create("workflow_coordinator", key, input=input))
+        raw = self._client.get_or_create("workflow_coordinator", key, input=input, params=params)
+        return WorkflowCoordinatorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCoordinatorHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCoordinatorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowCoordinatorHandle(await self._client.create("workflow_coordinator", key, input=input))
+        raw = await self._client.create("workflow_coordinator", key, input=input, params=params)
+        return WorkflowCoordinatorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowCoordinatorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowCoordinatorHandle:
         """A handle to the actor with this id."""
-        return WorkflowCoordinatorHandle(self._client.get_for_id("workflow_coordinator", actor_id))
+        raw = self._client.get_for_id("workflow_coordinator", actor_id, params=params)
+        return WorkflowCoordinatorHandle(raw)
 
 
 @final

@@ -214,7 +214,10 @@ class WorkflowCounterHandle(_WorkflowCounterActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowCounterConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowCounterConnection(self.raw.connect(params))
 
 
@@ -227,21 +230,41 @@ class WorkflowCounterAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowCounterHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowCounterHandle(self._client.get("workflow_counter", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowCounterHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCounterHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_counter", key, params=params)
+        return WorkflowCounterHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCounterHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowCounterHandle(self._client.get_or_create("workflow_counter", key, input=input))
+        raw = self._client.get_or_create("workflow_counter", key, input=input, params=params)
+        return WorkflowCounterHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowCounterHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowCounterHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowCounterHandle(await self._client.create("workflow_counter", key, input=input))
+        raw = await self._client.create("workflow_counter", key, input=input, params=params)
+        return WorkflowCounterHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowCounterHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowCounterHandle:
         """A handle to the actor with this id."""
-        return WorkflowCounterHandle(self._client.get_for_id("workflow_counter", actor_id))
+        raw = self._client.get_for_id("workflow_counter", actor_id, params=params)
+        return WorkflowCounterHandle(raw)
 
 
 @final

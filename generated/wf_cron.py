@@ -218,7 +218,10 @@ class CronHandle(_CronActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CronConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CronConnection(self.raw.connect(params))
 
 
@@ -231,21 +234,29 @@ class CronAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CronHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CronHandle(self._client.get("cron", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CronHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CronHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("cron", key, params=params)
+        return CronHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CronHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CronHandle(self._client.get_or_create("cron", key, input=input))
+        raw = self._client.get_or_create("cron", key, input=input, params=params)
+        return CronHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CronHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CronHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CronHandle(await self._client.create("cron", key, input=input))
+        raw = await self._client.create("cron", key, input=input, params=params)
+        return CronHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CronHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CronHandle:
         """A handle to the actor with this id."""
-        return CronHandle(self._client.get_for_id("cron", actor_id))
+        raw = self._client.get_for_id("cron", actor_id, params=params)
+        return CronHandle(raw)
 
 
 @final

@@ -220,7 +220,10 @@ class DashboardHandle(_DashboardActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> DashboardConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return DashboardConnection(self.raw.connect(params))
 
 
@@ -233,21 +236,29 @@ class DashboardAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> DashboardHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return DashboardHandle(self._client.get("dashboard", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> DashboardHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> DashboardHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("dashboard", key, params=params)
+        return DashboardHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> DashboardHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return DashboardHandle(self._client.get_or_create("dashboard", key, input=input))
+        raw = self._client.get_or_create("dashboard", key, input=input, params=params)
+        return DashboardHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> DashboardHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> DashboardHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return DashboardHandle(await self._client.create("dashboard", key, input=input))
+        raw = await self._client.create("dashboard", key, input=input, params=params)
+        return DashboardHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> DashboardHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> DashboardHandle:
         """A handle to the actor with this id."""
-        return DashboardHandle(self._client.get_for_id("dashboard", actor_id))
+        raw = self._client.get_for_id("dashboard", actor_id, params=params)
+        return DashboardHandle(raw)
 
 
 @final

@@ -213,7 +213,10 @@ class FanInOutHandle(_FanInOutActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> FanInOutConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return FanInOutConnection(self.raw.connect(params))
 
 
@@ -226,21 +229,29 @@ class FanInOutAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> FanInOutHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return FanInOutHandle(self._client.get("fan_in_out", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> FanInOutHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> FanInOutHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("fan_in_out", key, params=params)
+        return FanInOutHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> FanInOutHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return FanInOutHandle(self._client.get_or_create("fan_in_out", key, input=input))
+        raw = self._client.get_or_create("fan_in_out", key, input=input, params=params)
+        return FanInOutHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> FanInOutHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> FanInOutHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return FanInOutHandle(await self._client.create("fan_in_out", key, input=input))
+        raw = await self._client.create("fan_in_out", key, input=input, params=params)
+        return FanInOutHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> FanInOutHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> FanInOutHandle:
         """A handle to the actor with this id."""
-        return FanInOutHandle(self._client.get_for_id("fan_in_out", actor_id))
+        raw = self._client.get_for_id("fan_in_out", actor_id, params=params)
+        return FanInOutHandle(raw)
 
 
 @final

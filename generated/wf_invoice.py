@@ -211,7 +211,10 @@ class InvoiceHandle(_InvoiceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> InvoiceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return InvoiceConnection(self.raw.connect(params))
 
 
@@ -224,21 +227,29 @@ class InvoiceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> InvoiceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return InvoiceHandle(self._client.get("invoice", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> InvoiceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> InvoiceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("invoice", key, params=params)
+        return InvoiceHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InvoiceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return InvoiceHandle(self._client.get_or_create("invoice", key, input=input))
+        raw = self._client.get_or_create("invoice", key, input=input, params=params)
+        return InvoiceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> InvoiceHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InvoiceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return InvoiceHandle(await self._client.create("invoice", key, input=input))
+        raw = await self._client.create("invoice", key, input=input, params=params)
+        return InvoiceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> InvoiceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> InvoiceHandle:
         """A handle to the actor with this id."""
-        return InvoiceHandle(self._client.get_for_id("invoice", actor_id))
+        raw = self._client.get_for_id("invoice", actor_id, params=params)
+        return InvoiceHandle(raw)
 
 
 @final

@@ -210,7 +210,10 @@ class PollBackoffHandle(_PollBackoffActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> PollBackoffConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return PollBackoffConnection(self.raw.connect(params))
 
 
@@ -223,21 +226,29 @@ class PollBackoffAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> PollBackoffHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return PollBackoffHandle(self._client.get("poll_backoff", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> PollBackoffHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> PollBackoffHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("poll_backoff", key, params=params)
+        return PollBackoffHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> PollBackoffHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return PollBackoffHandle(self._client.get_or_create("poll_backoff", key, input=input))
+        raw = self._client.get_or_create("poll_backoff", key, input=input, params=params)
+        return PollBackoffHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> PollBackoffHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> PollBackoffHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return PollBackoffHandle(await self._client.create("poll_backoff", key, input=input))
+        raw = await self._client.create("poll_backoff", key, input=input, params=params)
+        return PollBackoffHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> PollBackoffHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> PollBackoffHandle:
         """A handle to the actor with this id."""
-        return PollBackoffHandle(self._client.get_for_id("poll_backoff", actor_id))
+        raw = self._client.get_for_id("poll_backoff", actor_id, params=params)
+        return PollBackoffHandle(raw)
 
 
 @final

@@ -221,7 +221,10 @@ class ProgressActorHandle(_ProgressActorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ProgressActorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ProgressActorConnection(self.raw.connect(params))
 
 
@@ -234,21 +237,35 @@ class ProgressActorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ProgressActorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ProgressActorHandle(self._client.get("progress_actor", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ProgressActorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ProgressActorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("progress_actor", key, params=params)
+        return ProgressActorHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> ProgressActorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ProgressActorHandle(self._client.get_or_create("progress_actor", key, input=input))
+        raw = self._client.get_or_create("progress_actor", key, input=input, params=params)
+        return ProgressActorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ProgressActorHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ProgressActorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ProgressActorHandle(await self._client.create("progress_actor", key, input=input))
+        raw = await self._client.create("progress_actor", key, input=input, params=params)
+        return ProgressActorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ProgressActorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ProgressActorHandle:
         """A handle to the actor with this id."""
-        return ProgressActorHandle(self._client.get_for_id("progress_actor", actor_id))
+        raw = self._client.get_for_id("progress_actor", actor_id, params=params)
+        return ProgressActorHandle(raw)
 
 
 @final

@@ -215,7 +215,10 @@ class QueueWorkerHandle(_QueueWorkerActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> QueueWorkerConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return QueueWorkerConnection(self.raw.connect(params))
 
 
@@ -228,21 +231,29 @@ class QueueWorkerAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> QueueWorkerHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return QueueWorkerHandle(self._client.get("queue_worker", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> QueueWorkerHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> QueueWorkerHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("queue_worker", key, params=params)
+        return QueueWorkerHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> QueueWorkerHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return QueueWorkerHandle(self._client.get_or_create("queue_worker", key, input=input))
+        raw = self._client.get_or_create("queue_worker", key, input=input, params=params)
+        return QueueWorkerHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> QueueWorkerHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> QueueWorkerHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return QueueWorkerHandle(await self._client.create("queue_worker", key, input=input))
+        raw = await self._client.create("queue_worker", key, input=input, params=params)
+        return QueueWorkerHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> QueueWorkerHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> QueueWorkerHandle:
         """A handle to the actor with this id."""
-        return QueueWorkerHandle(self._client.get_for_id("queue_worker", actor_id))
+        raw = self._client.get_for_id("queue_worker", actor_id, params=params)
+        return QueueWorkerHandle(raw)
 
 
 @final

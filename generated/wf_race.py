@@ -214,7 +214,10 @@ class WorkflowRaceHandle(_WorkflowRaceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowRaceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowRaceConnection(self.raw.connect(params))
 
 
@@ -227,21 +230,29 @@ class WorkflowRaceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowRaceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowRaceHandle(self._client.get("workflow_race", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowRaceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowRaceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_race", key, params=params)
+        return WorkflowRaceHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkflowRaceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowRaceHandle(self._client.get_or_create("workflow_race", key, input=input))
+        raw = self._client.get_or_create("workflow_race", key, input=input, params=params)
+        return WorkflowRaceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowRaceHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> WorkflowRaceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowRaceHandle(await self._client.create("workflow_race", key, input=input))
+        raw = await self._client.create("workflow_race", key, input=input, params=params)
+        return WorkflowRaceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowRaceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowRaceHandle:
         """A handle to the actor with this id."""
-        return WorkflowRaceHandle(self._client.get_for_id("workflow_race", actor_id))
+        raw = self._client.get_for_id("workflow_race", actor_id, params=params)
+        return WorkflowRaceHandle(raw)
 
 
 @final

@@ -214,7 +214,10 @@ class WorkflowReminderHandle(_WorkflowReminderActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowReminderConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowReminderConnection(self.raw.connect(params))
 
 
@@ -227,21 +230,41 @@ class WorkflowReminderAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowReminderHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowReminderHandle(self._client.get("workflow_reminder", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowReminderHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowReminderHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_reminder", key, params=params)
+        return WorkflowReminderHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowReminderHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowReminderHandle(self._client.get_or_create("workflow_reminder", key, input=input))
+        raw = self._client.get_or_create("workflow_reminder", key, input=input, params=params)
+        return WorkflowReminderHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowReminderHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowReminderHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowReminderHandle(await self._client.create("workflow_reminder", key, input=input))
+        raw = await self._client.create("workflow_reminder", key, input=input, params=params)
+        return WorkflowReminderHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowReminderHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowReminderHandle:
         """A handle to the actor with this id."""
-        return WorkflowReminderHandle(self._client.get_for_id("workflow_reminder", actor_id))
+        raw = self._client.get_for_id("workflow_reminder", actor_id, params=params)
+        return WorkflowReminderHandle(raw)
 
 
 @final

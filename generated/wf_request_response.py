@@ -218,7 +218,10 @@ class RequestResponseHandle(_RequestResponseActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> RequestResponseConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return RequestResponseConnection(self.raw.connect(params))
 
 
@@ -231,21 +234,41 @@ class RequestResponseAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> RequestResponseHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return RequestResponseHandle(self._client.get("request_response", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> RequestResponseHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> RequestResponseHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("request_response", key, params=params)
+        return RequestResponseHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> RequestResponseHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return RequestResponseHandle(self._client.get_or_create("request_response", key, input=input))
+        raw = self._client.get_or_create("request_response", key, input=input, params=params)
+        return RequestResponseHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> RequestResponseHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> RequestResponseHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return RequestResponseHandle(await self._client.create("request_response", key, input=input))
+        raw = await self._client.create("request_response", key, input=input, params=params)
+        return RequestResponseHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> RequestResponseHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> RequestResponseHandle:
         """A handle to the actor with this id."""
-        return RequestResponseHandle(self._client.get_for_id("request_response", actor_id))
+        raw = self._client.get_for_id("request_response", actor_id, params=params)
+        return RequestResponseHandle(raw)
 
 
 @final

@@ -218,7 +218,10 @@ class CheckoutActorHandle(_CheckoutActorActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CheckoutActorConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CheckoutActorConnection(self.raw.connect(params))
 
 
@@ -231,21 +234,35 @@ class CheckoutActorAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CheckoutActorHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CheckoutActorHandle(self._client.get("checkout_actor", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CheckoutActorHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CheckoutActorHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("checkout_actor", key, params=params)
+        return CheckoutActorHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> CheckoutActorHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CheckoutActorHandle(self._client.get_or_create("checkout_actor", key, input=input))
+        raw = self._client.get_or_create("checkout_actor", key, input=input, params=params)
+        return CheckoutActorHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CheckoutActorHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CheckoutActorHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CheckoutActorHandle(await self._client.create("checkout_actor", key, input=input))
+        raw = await self._client.create("checkout_actor", key, input=input, params=params)
+        return CheckoutActorHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CheckoutActorHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CheckoutActorHandle:
         """A handle to the actor with this id."""
-        return CheckoutActorHandle(self._client.get_for_id("checkout_actor", actor_id))
+        raw = self._client.get_for_id("checkout_actor", actor_id, params=params)
+        return CheckoutActorHandle(raw)
 
 
 @final

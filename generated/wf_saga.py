@@ -240,7 +240,10 @@ class BillingHandle(_BillingActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> BillingConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return BillingConnection(self.raw.connect(params))
 
 
@@ -253,21 +256,29 @@ class BillingAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> BillingHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return BillingHandle(self._client.get("billing", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> BillingHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> BillingHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("billing", key, params=params)
+        return BillingHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BillingHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return BillingHandle(self._client.get_or_create("billing", key, input=input))
+        raw = self._client.get_or_create("billing", key, input=input, params=params)
+        return BillingHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> BillingHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> BillingHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return BillingHandle(await self._client.create("billing", key, input=input))
+        raw = await self._client.create("billing", key, input=input, params=params)
+        return BillingHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> BillingHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> BillingHandle:
         """A handle to the actor with this id."""
-        return BillingHandle(self._client.get_for_id("billing", actor_id))
+        raw = self._client.get_for_id("billing", actor_id, params=params)
+        return BillingHandle(raw)
 
 
 class _CheckoutSagaActions:
@@ -358,7 +369,10 @@ class CheckoutSagaHandle(_CheckoutSagaActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> CheckoutSagaConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return CheckoutSagaConnection(self.raw.connect(params))
 
 
@@ -371,21 +385,29 @@ class CheckoutSagaAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> CheckoutSagaHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return CheckoutSagaHandle(self._client.get("checkout_saga", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> CheckoutSagaHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> CheckoutSagaHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("checkout_saga", key, params=params)
+        return CheckoutSagaHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CheckoutSagaHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return CheckoutSagaHandle(self._client.get_or_create("checkout_saga", key, input=input))
+        raw = self._client.get_or_create("checkout_saga", key, input=input, params=params)
+        return CheckoutSagaHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> CheckoutSagaHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> CheckoutSagaHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return CheckoutSagaHandle(await self._client.create("checkout_saga", key, input=input))
+        raw = await self._client.create("checkout_saga", key, input=input, params=params)
+        return CheckoutSagaHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> CheckoutSagaHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> CheckoutSagaHandle:
         """A handle to the actor with this id."""
-        return CheckoutSagaHandle(self._client.get_for_id("checkout_saga", actor_id))
+        raw = self._client.get_for_id("checkout_saga", actor_id, params=params)
+        return CheckoutSagaHandle(raw)
 
 
 class _InventoryActions:
@@ -486,7 +508,10 @@ class InventoryHandle(_InventoryActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> InventoryConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return InventoryConnection(self.raw.connect(params))
 
 
@@ -499,21 +524,29 @@ class InventoryAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> InventoryHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return InventoryHandle(self._client.get("inventory", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> InventoryHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> InventoryHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("inventory", key, params=params)
+        return InventoryHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InventoryHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return InventoryHandle(self._client.get_or_create("inventory", key, input=input))
+        raw = self._client.get_or_create("inventory", key, input=input, params=params)
+        return InventoryHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> InventoryHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> InventoryHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return InventoryHandle(await self._client.create("inventory", key, input=input))
+        raw = await self._client.create("inventory", key, input=input, params=params)
+        return InventoryHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> InventoryHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> InventoryHandle:
         """A handle to the actor with this id."""
-        return InventoryHandle(self._client.get_for_id("inventory", actor_id))
+        raw = self._client.get_for_id("inventory", actor_id, params=params)
+        return InventoryHandle(raw)
 
 
 @final

@@ -218,7 +218,10 @@ class ScatterGatherHandle(_ScatterGatherActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ScatterGatherConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ScatterGatherConnection(self.raw.connect(params))
 
 
@@ -231,21 +234,35 @@ class ScatterGatherAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ScatterGatherHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ScatterGatherHandle(self._client.get("scatter_gather", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ScatterGatherHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ScatterGatherHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("scatter_gather", key, params=params)
+        return ScatterGatherHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> ScatterGatherHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ScatterGatherHandle(self._client.get_or_create("scatter_gather", key, input=input))
+        raw = self._client.get_or_create("scatter_gather", key, input=input, params=params)
+        return ScatterGatherHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ScatterGatherHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ScatterGatherHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ScatterGatherHandle(await self._client.create("scatter_gather", key, input=input))
+        raw = await self._client.create("scatter_gather", key, input=input, params=params)
+        return ScatterGatherHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ScatterGatherHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ScatterGatherHandle:
         """A handle to the actor with this id."""
-        return ScatterGatherHandle(self._client.get_for_id("scatter_gather", actor_id))
+        raw = self._client.get_for_id("scatter_gather", actor_id, params=params)
+        return ScatterGatherHandle(raw)
 
 
 class _ShardActions:
@@ -336,7 +353,10 @@ class ShardHandle(_ShardActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> ShardConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return ShardConnection(self.raw.connect(params))
 
 
@@ -349,21 +369,29 @@ class ShardAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> ShardHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return ShardHandle(self._client.get("shard", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> ShardHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> ShardHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("shard", key, params=params)
+        return ShardHandle(raw)
+
+    def get_or_create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ShardHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return ShardHandle(self._client.get_or_create("shard", key, input=input))
+        raw = self._client.get_or_create("shard", key, input=input, params=params)
+        return ShardHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> ShardHandle:
+    async def create(self, key: ActorKey = None, *, input: object = None, params: object = None) -> ShardHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return ShardHandle(await self._client.create("shard", key, input=input))
+        raw = await self._client.create("shard", key, input=input, params=params)
+        return ShardHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> ShardHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> ShardHandle:
         """A handle to the actor with this id."""
-        return ShardHandle(self._client.get_for_id("shard", actor_id))
+        raw = self._client.get_for_id("shard", actor_id, params=params)
+        return ShardHandle(raw)
 
 
 @final

@@ -223,7 +223,10 @@ class SetupRunTeardownHandle(_SetupRunTeardownActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> SetupRunTeardownConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return SetupRunTeardownConnection(self.raw.connect(params))
 
 
@@ -236,21 +239,41 @@ class SetupRunTeardownAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> SetupRunTeardownHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return SetupRunTeardownHandle(self._client.get("setup_run_teardown", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> SetupRunTeardownHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> SetupRunTeardownHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("setup_run_teardown", key, params=params)
+        return SetupRunTeardownHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> SetupRunTeardownHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return SetupRunTeardownHandle(self._client.get_or_create("setup_run_teardown", key, input=input))
+        raw = self._client.get_or_create("setup_run_teardown", key, input=input, params=params)
+        return SetupRunTeardownHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> SetupRunTeardownHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> SetupRunTeardownHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return SetupRunTeardownHandle(await self._client.create("setup_run_teardown", key, input=input))
+        raw = await self._client.create("setup_run_teardown", key, input=input, params=params)
+        return SetupRunTeardownHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> SetupRunTeardownHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> SetupRunTeardownHandle:
         """A handle to the actor with this id."""
-        return SetupRunTeardownHandle(self._client.get_for_id("setup_run_teardown", actor_id))
+        raw = self._client.get_for_id("setup_run_teardown", actor_id, params=params)
+        return SetupRunTeardownHandle(raw)
 
 
 @final

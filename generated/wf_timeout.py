@@ -213,7 +213,10 @@ class WorkflowTimeoutHandle(_WorkflowTimeoutActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> WorkflowTimeoutConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return WorkflowTimeoutConnection(self.raw.connect(params))
 
 
@@ -226,21 +229,41 @@ class WorkflowTimeoutAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> WorkflowTimeoutHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return WorkflowTimeoutHandle(self._client.get("workflow_timeout", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> WorkflowTimeoutHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> WorkflowTimeoutHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("workflow_timeout", key, params=params)
+        return WorkflowTimeoutHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowTimeoutHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return WorkflowTimeoutHandle(self._client.get_or_create("workflow_timeout", key, input=input))
+        raw = self._client.get_or_create("workflow_timeout", key, input=input, params=params)
+        return WorkflowTimeoutHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> WorkflowTimeoutHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> WorkflowTimeoutHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return WorkflowTimeoutHandle(await self._client.create("workflow_timeout", key, input=input))
+        raw = await self._client.create("workflow_timeout", key, input=input, params=params)
+        return WorkflowTimeoutHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> WorkflowTimeoutHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> WorkflowTimeoutHandle:
         """A handle to the actor with this id."""
-        return WorkflowTimeoutHandle(self._client.get_for_id("workflow_timeout", actor_id))
+        raw = self._client.get_for_id("workflow_timeout", actor_id, params=params)
+        return WorkflowTimeoutHandle(raw)
 
 
 @final

@@ -224,7 +224,10 @@ class FallbackServiceHandle(_FallbackServiceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> FallbackServiceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return FallbackServiceConnection(self.raw.connect(params))
 
 
@@ -237,21 +240,41 @@ class FallbackServiceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> FallbackServiceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return FallbackServiceHandle(self._client.get("fallback_service", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> FallbackServiceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> FallbackServiceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("fallback_service", key, params=params)
+        return FallbackServiceHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> FallbackServiceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return FallbackServiceHandle(self._client.get_or_create("fallback_service", key, input=input))
+        raw = self._client.get_or_create("fallback_service", key, input=input, params=params)
+        return FallbackServiceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> FallbackServiceHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> FallbackServiceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return FallbackServiceHandle(await self._client.create("fallback_service", key, input=input))
+        raw = await self._client.create("fallback_service", key, input=input, params=params)
+        return FallbackServiceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> FallbackServiceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> FallbackServiceHandle:
         """A handle to the actor with this id."""
-        return FallbackServiceHandle(self._client.get_for_id("fallback_service", actor_id))
+        raw = self._client.get_for_id("fallback_service", actor_id, params=params)
+        return FallbackServiceHandle(raw)
 
 
 class _PrimaryServiceActions:
@@ -342,7 +365,10 @@ class PrimaryServiceHandle(_PrimaryServiceActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> PrimaryServiceConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return PrimaryServiceConnection(self.raw.connect(params))
 
 
@@ -355,21 +381,41 @@ class PrimaryServiceAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> PrimaryServiceHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return PrimaryServiceHandle(self._client.get("primary_service", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> PrimaryServiceHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> PrimaryServiceHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("primary_service", key, params=params)
+        return PrimaryServiceHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> PrimaryServiceHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return PrimaryServiceHandle(self._client.get_or_create("primary_service", key, input=input))
+        raw = self._client.get_or_create("primary_service", key, input=input, params=params)
+        return PrimaryServiceHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> PrimaryServiceHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> PrimaryServiceHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return PrimaryServiceHandle(await self._client.create("primary_service", key, input=input))
+        raw = await self._client.create("primary_service", key, input=input, params=params)
+        return PrimaryServiceHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> PrimaryServiceHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> PrimaryServiceHandle:
         """A handle to the actor with this id."""
-        return PrimaryServiceHandle(self._client.get_for_id("primary_service", actor_id))
+        raw = self._client.get_for_id("primary_service", actor_id, params=params)
+        return PrimaryServiceHandle(raw)
 
 
 class _TimeoutFallbackActions:
@@ -460,7 +506,10 @@ class TimeoutFallbackHandle(_TimeoutFallbackActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> TimeoutFallbackConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return TimeoutFallbackConnection(self.raw.connect(params))
 
 
@@ -473,21 +522,41 @@ class TimeoutFallbackAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> TimeoutFallbackHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return TimeoutFallbackHandle(self._client.get("timeout_fallback", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> TimeoutFallbackHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> TimeoutFallbackHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("timeout_fallback", key, params=params)
+        return TimeoutFallbackHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> TimeoutFallbackHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return TimeoutFallbackHandle(self._client.get_or_create("timeout_fallback", key, input=input))
+        raw = self._client.get_or_create("timeout_fallback", key, input=input, params=params)
+        return TimeoutFallbackHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> TimeoutFallbackHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> TimeoutFallbackHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return TimeoutFallbackHandle(await self._client.create("timeout_fallback", key, input=input))
+        raw = await self._client.create("timeout_fallback", key, input=input, params=params)
+        return TimeoutFallbackHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> TimeoutFallbackHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> TimeoutFallbackHandle:
         """A handle to the actor with this id."""
-        return TimeoutFallbackHandle(self._client.get_for_id("timeout_fallback", actor_id))
+        raw = self._client.get_for_id("timeout_fallback", actor_id, params=params)
+        return TimeoutFallbackHandle(raw)
 
 
 @final

@@ -208,7 +208,10 @@ class VersionedWorkflowHandle(_VersionedWorkflowActions):
         await self.raw.destroy()
 
     def connect(self, params: object = None) -> VersionedWorkflowConnection:
-        """A typed connection: ``async with handle.connect(params) as conn: ...``."""
+        """A typed connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` it connects with the params the handle was made with.
+        """
         return VersionedWorkflowConnection(self.raw.connect(params))
 
 
@@ -221,21 +224,41 @@ class VersionedWorkflowAccessor:
     def __init__(self, client: RawClient) -> None:
         self._client = client
 
-    def get(self, key: ActorKey = None) -> VersionedWorkflowHandle:
-        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none)."""
-        return VersionedWorkflowHandle(self._client.get("versioned_workflow", key))
+    def get(self, key: ActorKey = None, *, params: object = None) -> VersionedWorkflowHandle:
+        """A handle to an existing actor (calls fail with ``actor/not_found`` if there is none).
 
-    def get_or_create(self, key: ActorKey = None, *, input: object = None) -> VersionedWorkflowHandle:
+        ``params`` (on every accessor): the connection params sent with the handle's actions and
+        queue sends, and the default params of its ``connect()``.
+        """
+        raw = self._client.get("versioned_workflow", key, params=params)
+        return VersionedWorkflowHandle(raw)
+
+    def get_or_create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> VersionedWorkflowHandle:
         """A handle that creates the actor (with ``input``) on first use."""
-        return VersionedWorkflowHandle(self._client.get_or_create("versioned_workflow", key, input=input))
+        raw = self._client.get_or_create("versioned_workflow", key, input=input, params=params)
+        return VersionedWorkflowHandle(raw)
 
-    async def create(self, key: ActorKey = None, *, input: object = None) -> VersionedWorkflowHandle:
+    async def create(
+        self,
+        key: ActorKey = None,
+        *,
+        input: object = None,
+        params: object = None,
+    ) -> VersionedWorkflowHandle:
         """Create the actor now (``actor/duplicate_key`` if it exists)."""
-        return VersionedWorkflowHandle(await self._client.create("versioned_workflow", key, input=input))
+        raw = await self._client.create("versioned_workflow", key, input=input, params=params)
+        return VersionedWorkflowHandle(raw)
 
-    def get_for_id(self, actor_id: str) -> VersionedWorkflowHandle:
+    def get_for_id(self, actor_id: str, *, params: object = None) -> VersionedWorkflowHandle:
         """A handle to the actor with this id."""
-        return VersionedWorkflowHandle(self._client.get_for_id("versioned_workflow", actor_id))
+        raw = self._client.get_for_id("versioned_workflow", actor_id, params=params)
+        return VersionedWorkflowHandle(raw)
 
 
 @final

@@ -81,35 +81,44 @@ class Client:
         """Close the transport (open connections are closed too)."""
         await self.transport.aclose()
 
-    def get(self, name: str, key: KeyArg = None) -> ActorHandle:
-        """A handle to an existing actor; calls fail with ``actor/not_found`` if there is none."""
-        return ActorHandle(self.transport, ActorTarget(name, _key(key), "get"))
+    def get(self, name: str, key: KeyArg = None, *, params: Any = None) -> ActorHandle:
+        """A handle to an existing actor; calls fail with ``actor/not_found`` if there is none.
 
-    def get_or_create(self, name: str, key: KeyArg = None, *, input: Any = None) -> ActorHandle:
+        ``params`` (on every accessor) are the connection params of the handle's stateless
+        calls (``x-rivet-conn-params`` over HTTP) and the default params of ``connect()``.
+        """
+        return ActorHandle(self.transport, ActorTarget(name, _key(key), "get"), params)
+
+    def get_or_create(self, name: str, key: KeyArg = None, *, input: Any = None, params: Any = None) -> ActorHandle:
         """A handle that creates the actor (with ``input``) on first use if it does not exist."""
-        return ActorHandle(self.transport, ActorTarget(name, _key(key), "getOrCreate", input))
+        return ActorHandle(self.transport, ActorTarget(name, _key(key), "getOrCreate", input), params)
 
-    async def create(self, name: str, key: KeyArg = None, *, input: Any = None) -> ActorHandle:
+    async def create(self, name: str, key: KeyArg = None, *, input: Any = None, params: Any = None) -> ActorHandle:
         """Create the actor now; ``actor/duplicate_key`` if it already exists."""
         try:
             actor_id = await self.transport.create(name, _key(key), input)
         except BaseException as exc:
             raise _wrap(exc) from None
-        return ActorHandle(self.transport, ActorTarget(name, _key(key), "id", actor_id=actor_id))
+        return ActorHandle(self.transport, ActorTarget(name, _key(key), "id", actor_id=actor_id), params)
 
-    def get_for_id(self, name: str, actor_id: str) -> ActorHandle:
+    def get_for_id(self, name: str, actor_id: str, *, params: Any = None) -> ActorHandle:
         """A handle to the actor with this id."""
-        return ActorHandle(self.transport, ActorTarget(name, (), "id", actor_id=actor_id))
+        return ActorHandle(self.transport, ActorTarget(name, (), "id", actor_id=actor_id), params)
 
 
 class ActorHandle:
-    """A stateless reference to one actor: call actions, send to queues, open connections."""
+    """A stateless reference to one actor: call actions, send to queues, open connections.
 
-    __slots__ = ("_target", "_transport")
+    Its ``params`` (given when the handle is made) are the connection params of every
+    stateless call, as RivetKit's handles send them, and the default params of :meth:`connect`.
+    """
 
-    def __init__(self, transport: Transport, target: ActorTarget) -> None:
+    __slots__ = ("_params", "_target", "_transport")
+
+    def __init__(self, transport: Transport, target: ActorTarget, params: Any = None) -> None:
         self._transport = transport
         self._target = target
+        self._params = params
 
     @property
     def name(self) -> str:
@@ -123,6 +132,11 @@ class ActorHandle:
     def target(self) -> ActorTarget:
         return self._target
 
+    @property
+    def params(self) -> Any:
+        """The connection params of this handle's calls (``None``: anonymous)."""
+        return self._params
+
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
         try:
@@ -131,9 +145,10 @@ class ActorHandle:
             raise _wrap(exc) from None
 
     async def action(self, name: str, *args: Any) -> Any:
-        """Call an action; returns its output as plain data."""
+        """Call an action (on a connection of its own, with the handle's params); returns its
+        output as plain data."""
         try:
-            return await self._transport.action(self._target, name, list(args))
+            return await self._transport.action(self._target, name, list(args), params=self._params)
         except BaseException as exc:
             raise _wrap(exc) from None
 
@@ -147,13 +162,18 @@ class ActorHandle:
         ``"timed_out"`` (the message stays queued).
         """
         try:
-            return await self._transport.send(self._target, name, body, wait=wait, timeout=timeout)
+            return await self._transport.send(
+                self._target, name, body, wait=wait, timeout=timeout, params=self._params
+            )
         except BaseException as exc:
             raise _wrap(exc) from None
 
     def connect(self, params: Any = None) -> ActorConnection:
-        """A stateful connection: ``async with handle.connect(params) as conn: ...``."""
-        return ActorConnection(self._transport, self._target, params)
+        """A stateful connection: ``async with handle.connect(params) as conn: ...``.
+
+        Without ``params`` (or with ``None``) it connects with the handle's params.
+        """
+        return ActorConnection(self._transport, self._target, self._params if params is None else params)
 
     async def destroy(self) -> None:
         """Destroy the actor (``on_destroy`` runs; its state is deleted)."""

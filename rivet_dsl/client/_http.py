@@ -13,6 +13,7 @@ import base64
 import contextlib
 import itertools
 import logging
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any, Literal
@@ -49,6 +50,27 @@ def _serialize_key(key: tuple[str, ...]) -> str:
         return "/"
     parts = ["\\0" if part == "" else part.replace("\\", "\\\\").replace("/", "\\/") for part in key]
     return "/".join(parts)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    units = match.group().encode("utf-16-be")
+    return "".join(f"\\u{int.from_bytes(units[i : i + 2], 'big'):04x}" for i in range(0, len(units), 2))
+
+
+def _conn_params_header(params: Any) -> dict[str, str]:
+    """``x-rivet-conn-params``: the params as JSON text, as RivetKit's handles send them
+    (``JSON.stringify(params)``); no header without params (the server then sees ``None``).
+
+    Characters beyond ASCII are written as JSON ``\\uXXXX`` escapes (the same JSON value):
+    RivetKit's server ignores a header value that is not ASCII, so raw UTF-8 params would
+    silently reach it as no params at all.
+    """
+    if params is None:
+        return {}
+    return {"x-rivet-conn-params": _NON_ASCII.sub(_json_escape, encode_json(_wire(params)).decode())}
 
 
 def _cbor_b64(value: Any, urlsafe: bool) -> str:
@@ -147,6 +169,7 @@ class HttpTransport:
         params: dict[str, str] | None = None,
         body: Any = None,
         encoding: Encoding | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> Any:
         enc = encoding or self.encoding
         headers = self._headers if enc == self.encoding else {
@@ -154,6 +177,8 @@ class HttpTransport:
             "x-rivet-encoding": enc,
             "content-type": content_type(enc),
         }
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         content = None if body is None else encode(body, enc)
         try:
             response = await self.http.request(method, path, params=params, content=content, headers=headers)
@@ -218,25 +243,37 @@ class HttpTransport:
         payload = await self._request("POST", "/actors", params={"namespace": self.namespace}, body=body, encoding="json")
         return str(payload["actor"]["actor_id"])
 
-    async def action(self, target: ActorTarget, name: str, args: list[Any]) -> Any:
+    async def action(self, target: ActorTarget, name: str, args: list[Any], *, params: Any = None) -> Any:
+        headers = _conn_params_header(params)
         target = await self._addressable(target)
         path, query = self._gateway(target)
         payload = await self._request(
-            "POST", f"{path}/action/{urllib.parse.quote(name, safe='')}", params=query, body={"args": _wire(args)}
+            "POST",
+            f"{path}/action/{urllib.parse.quote(name, safe='')}",
+            params=query,
+            body={"args": _wire(args)},
+            extra_headers=headers,
         )
         if not isinstance(payload, dict):
             raise _transport_error("malformed action response")
         return payload.get("output")
 
     async def send(
-        self, target: ActorTarget, name: str, body: Any, *, wait: bool, timeout: float | None
+        self, target: ActorTarget, name: str, body: Any, *, wait: bool, timeout: float | None, params: Any = None
     ) -> QueueSendResult[Any]:
+        headers = _conn_params_header(params)
         target = await self._addressable(target)
         path, query = self._gateway(target)
         request: dict[str, Any] = {"body": _wire(body), "name": name, "wait": wait}
         if wait and timeout is not None:
             request["timeout"] = max(0, round(timeout * 1000))
-        payload = await self._request("POST", f"{path}/queue/{urllib.parse.quote(name, safe='')}", params=query, body=request)
+        payload = await self._request(
+            "POST",
+            f"{path}/queue/{urllib.parse.quote(name, safe='')}",
+            params=query,
+            body=request,
+            extra_headers=headers,
+        )
         if not isinstance(payload, dict):
             raise _transport_error("malformed queue response")
         status = payload.get("status")

@@ -37,10 +37,12 @@ class Transport(Protocol):
 
     async def create(self, name: str, key: tuple[str, ...], input: Any) -> str: ...
 
-    async def action(self, target: ActorTarget, name: str, args: list[Any]) -> Any: ...
+    # ``params``: the connection params of the call's own connection (``None``: anonymous);
+    # over HTTP the ``x-rivet-conn-params`` header.
+    async def action(self, target: ActorTarget, name: str, args: list[Any], *, params: Any = None) -> Any: ...
 
     async def send(
-        self, target: ActorTarget, name: str, body: Any, *, wait: bool, timeout: float | None
+        self, target: ActorTarget, name: str, body: Any, *, wait: bool, timeout: float | None, params: Any = None
     ) -> QueueSendResult[Any]: ...
 
     async def connect(

@@ -1,9 +1,9 @@
 """The in-process client transport: a :class:`Client` that calls a :class:`Runtime` directly.
 
 Arguments and bodies are turned into plain data first, exactly as the HTTP transport would
-put them on the wire, and action calls and queue sends run on a connection of their own as
-HTTP requests do (``Runtime.request_call``), so tests over this transport see what a remote
-client would.
+put them on the wire, and action calls and queue sends run on a connection of their own, with
+the handle's connection params, as HTTP requests do (``Runtime.request_call``/``request_send``),
+so tests over this transport see what a remote client would.
 """
 
 from __future__ import annotations
@@ -82,19 +82,21 @@ class InProcessTransport:
         except RivetError as exc:
             raise ActorError.from_error(exc) from None
 
-    async def action(self, target: ActorTarget, name: str, args: list[Any]) -> Any:
+    async def action(self, target: ActorTarget, name: str, args: list[Any], *, params: Any = None) -> Any:
         try:
             actor_id = await self._resolve(target)
-            return await self.runtime.request_call(actor_id, name, to_builtins(args))
+            return await self.runtime.request_call(actor_id, name, to_builtins(args), to_builtins(params))
         except RivetError as exc:
             raise ActorError.from_error(exc) from None
 
     async def send(
-        self, target: ActorTarget, name: str, body: Any, *, wait: bool, timeout: float | None
+        self, target: ActorTarget, name: str, body: Any, *, wait: bool, timeout: float | None, params: Any = None
     ) -> QueueSendResult[Any]:
         try:
             actor_id = await self._resolve(target)
-            return await self.runtime.request_send(actor_id, name, to_builtins(body), wait=wait, timeout=timeout)
+            return await self.runtime.request_send(
+                actor_id, name, to_builtins(body), wait=wait, timeout=timeout, params=to_builtins(params)
+            )
         except RivetError as exc:
             raise ActorError.from_error(exc) from None
 
