@@ -822,10 +822,19 @@ class LiveActor:
         self._destroying = True
         self._begin_stop()
         await self._stop_run_handler()
-        for conn in list((self._conns or {}).values()):
+        conns = list((self._conns or {}).values())
+        self._conns = None
+        for conn in conns:
             conn.disconnect("actor destroyed")  # (before `closed`, which makes it a no-op)
             conn.closed = True
-        self._conns = None
+        if "on_disconnect" in self.definition.hooks:
+            # As in Rivet, each connection's on_disconnect runs (before on_destroy): a hook
+            # that tracks presence elsewhere hears of every connection the destroy closed.
+            for conn in conns:
+                try:
+                    await _maybe_await(self.user.on_disconnect(conn))
+                except Exception:
+                    self.log.exception("on_disconnect failed")
         if "on_destroy" in self.definition.hooks:
             try:
                 await _maybe_await(self.user.on_destroy())
