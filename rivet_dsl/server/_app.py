@@ -591,6 +591,9 @@ def _error_frame(exc: BaseException, action_id: int | None) -> dict[str, Any]:
 
 _CLOSE = object()
 
+#: How long a connection the server closes waits for the replies of actions still running on it.
+CLOSE_AFTER_ACTIONS_S = 5.0
+
 
 class _WsSession:
     """One ``/connect`` WebSocket: Init, then ActionRequest/SubscriptionRequest in, responses out."""
@@ -618,6 +621,19 @@ class _WsSession:
         # 1012 (service restart) while the server shuts down, so clients reconnect; 1000 when
         # the actor closed this connection on purpose.
         self.close_code = 1000 if self.runtime.running else 1012
+        pending = [task for task in self.tasks if not task.done()]
+        if not pending:
+            self.outbox.put_nowait(_CLOSE)
+            return
+        # Actions still running on this connection answer first: the one that closed it
+        # (`self.conn.disconnect()`, `self.destroy()`) is among them, and its reply would
+        # otherwise be queued behind the close and never sent.
+        task = asyncio.get_running_loop().create_task(self._close_after(pending))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _close_after(self, actions: list[asyncio.Task[None]]) -> None:
+        await asyncio.wait(actions, timeout=CLOSE_AFTER_ACTIONS_S)
         self.outbox.put_nowait(_CLOSE)
 
     async def _writer(self) -> None:
