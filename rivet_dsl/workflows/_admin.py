@@ -240,7 +240,7 @@ async def _replay_from_step(runtime: Runtime, actor: LiveActor, step: str | None
     else:
         found = _find(history, step)
         if found is None or found[1].kind != "step":
-            raise WorkflowError(f"No step at {step!r} in the workflow history", code="step_not_found")
+            raise WorkflowError(f"No step at {step!r} in the workflow history", code="step_not_found", status=404)
         location, entry = found
         cut = entry.seq
         # Rewind from the outermost enclosing loop, join or race, if any: a finished one

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
-from rivet_dsl import Actor, WorkflowContext, action, queue, setup, workflow
+from rivet_dsl import Actor, WorkflowContext, WorkflowError, action, queue, setup, workflow
 from rivet_dsl.runtime import Runtime
 from rivet_dsl.storage import SqliteStorage
 from rivet_dsl.testing import MockClock
@@ -99,5 +100,18 @@ async def test_replay_holds_the_actor_awake_while_the_idle_sweep_runs(tmp_path: 
     try:
         actor = await blocked(runtime, actor_id)
         assert actor.get_state().log == ["a", "b1", "b1"]
+    finally:
+        await runtime.stop()
+
+
+async def test_replay_from_an_unknown_step_is_not_found(tmp_path: Path) -> None:
+    runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "unknown.db"))
+    await runtime.start()
+    try:
+        actor_id = (await runtime.get_or_create("rerun", ["u"])).actor_id
+        await blocked(runtime, actor_id)
+        with pytest.raises(WorkflowError) as info:
+            await replay_from_step(runtime, actor_id, "nope")
+        assert (info.value.code, info.value.status) == ("step_not_found", 404)
     finally:
         await runtime.stop()
