@@ -689,13 +689,8 @@ class _Walker:
         self.exited = False  # a `return`/`raise` that only some runs take was seen: the rest may be skipped
 
     def lookup(self, name: str) -> AnyFunction | None:
-        walker: _Walker | None = self
-        while walker is not None:
-            found = walker.local_defs.get(name)
-            if found is not None:
-                return found
-            walker = walker.parent
-        return self.model.module_defs.get(name)
+        found = self._local(name)
+        return found if found is not None else self.model.module_defs.get(name)
 
     def walk(self, node: cst.CSTNode) -> None:
         """Depth-first, in source order, without rebuilding nodes (libcst's ``visit`` does)."""

@@ -9,9 +9,9 @@ from libcst.metadata import QualifiedNameProvider
 
 from .._banned import Banned, Category, lookup
 from .._model import ModuleModel
-from ..rule import LintRule
+from ._locals import LocalKinds
 
-__all__ = ["BannedName", "HEADER"]
+__all__ = ["HEADER", "BannedName"]
 
 # the import line every snippet starts with
 HEADER = "from rivet_dsl import Actor, WorkflowContext, workflow\n"
@@ -26,7 +26,7 @@ _FACTORIES = {
 }
 
 
-class BannedName(LintRule):
+class BannedName(LocalKinds):
     """Reports a use of a ``_banned`` name of ``CATEGORY`` in workflow code (calls and references)."""
 
     CATEGORY: ClassVar[Category]
@@ -35,36 +35,18 @@ class BannedName(LintRule):
     def __init__(self, model: ModuleModel) -> None:
         super().__init__(model)
         self._covered: set[int] = set()
-        self._typed: dict[tuple[int, str], str] = {}  # (scope, local name) -> type, from `p = Path(...)`
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1:
-            self._bind(node.targets[0].target, node.value)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._bind(node.target, node.value)
-
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name) and self.scope is not None:
-            key = (id(self.scope), target.value)
-            kind = self._type_of(value)
-            if kind is None:
-                self._typed.pop(key, None)
-            else:
-                self._typed[key] = kind
-
-    def _type_of(self, node: cst.BaseExpression) -> str | None:
+    def kind_of(self, node: cst.BaseExpression) -> str | None:
         """``pathlib.Path`` for ``Path("a")``, ``Path("a") / "b"`` or a local bound to one, and so on."""
         if isinstance(node, cst.Call):
             for name in self.model.qualified_names(node.func):
                 if name in _FACTORIES:
                     return _FACTORIES[name]
         elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
-            left = self._type_of(node.left)
+            left = self.kind_of(node.left)
             return left if left == "pathlib.Path" else None
-        elif isinstance(node, cst.Name) and self.scope is not None:
-            return self._typed.get((id(self.scope), node.value))
+        elif isinstance(node, cst.Name):
+            return self.local_kind(node)
         return None
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -76,7 +58,7 @@ class BannedName(LintRule):
     def _names(self, node: cst.Name | cst.Attribute) -> list[str]:
         names = sorted(self.model.qualified_names(node))
         if isinstance(node, cst.Attribute):
-            kind = self._type_of(node.value)
+            kind = self.kind_of(node.value)
             if kind is not None:
                 names.append(f"{kind}.{node.attr.value}")
         return names

@@ -5,9 +5,8 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import QualifiedNameProvider
 
-from .._model import ModuleModel
 from .._types import Invalid, Valid
-from ..rule import LintRule
+from ._locals import LocalKinds
 
 __all__ = ["NoSetIteration"]
 
@@ -18,7 +17,7 @@ _SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_diff
 _SET_OPERATORS = (cst.BitOr, cst.BitAnd, cst.Subtract, cst.BitXor)
 
 
-class NoSetIteration(LintRule):
+class NoSetIteration(LocalKinds):
     """Set order depends on string hashing, which is randomized per process, so replay may
     create entries in a different order. Also a local bound to a set, and calls that keep the set's
     order (``list``, ``tuple``, ``enumerate``, ``iter``, ``zip``, ``str.join``, ``*`` unpacking,
@@ -91,25 +90,8 @@ class NoSetIteration(LintRule):
         ),
     )
 
-    def __init__(self, model: ModuleModel) -> None:
-        super().__init__(model)
-        self._sets: set[tuple[int, str]] = set()  # (scope, local name) bound to a set
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1:
-            self._bind(node.targets[0].target, node.value)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._bind(node.target, node.value)
-
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name) and self.scope is not None:
-            key = (id(self.scope), target.value)
-            if self._is_set(value):
-                self._sets.add(key)
-            else:
-                self._sets.discard(key)
+    def kind_of(self, node: cst.BaseExpression) -> str | None:
+        return "set" if self._is_set(node) else None
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node.iter)
@@ -140,7 +122,7 @@ class NoSetIteration(LintRule):
         if isinstance(node, cst.Set | cst.SetComp):
             return True
         if isinstance(node, cst.Name):
-            return self.scope is not None and (id(self.scope), node.value) in self._sets
+            return self.local_kind(node) == "set"
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _SET_OPERATORS):
             return self._is_set(node.left) or self._is_set(node.right)
         if isinstance(node, cst.Call):
