@@ -110,7 +110,7 @@ async def test_ids_go_on_after_a_crash_when_the_newest_message_was_taken_and_old
 
 async def test_ids_go_on_after_a_crash_across_many_reservations(monkeypatch: pytest.MonkeyPatch) -> None:
     # Ids are reserved in blocks; with tiny blocks every few sends cross one.
-    monkeypatch.setattr("rivet_dsl.runtime._queue.SEQ_RESERVATION", 2, raising=False)
+    monkeypatch.setattr("rivet_dsl.runtime._queue.SEQ_RESERVATION", 2)
     async with TestEnvironment(registry, clock=MockClock()) as env:
         actor_id = (await env.runtime.get_or_create("inbox", ["blocks"])).actor_id
         seen: list[int] = []
