@@ -284,10 +284,14 @@ class Storage(ABC):
         """Commit what is pending, stop the writer and close the store."""
         if self._closed:
             return
-        if self._pending:
-            await self.commit()
-        await self._stop_writer()
-        await self._close()
+        try:
+            if self._pending:
+                await self.commit()
+        finally:
+            # Even when that last commit fails: the connections and the file's ownership lock
+            # are let go, so the process can open the database again (and report the failure).
+            await self._stop_writer()
+            await self._close()
 
     async def abort(self) -> None:
         """Simulate a crash: pending (unacknowledged) writes are dropped, the store is closed.

@@ -15,7 +15,7 @@ import pytest
 
 from rivet_dsl import StorageError
 from rivet_dsl.runtime import Runtime
-from rivet_dsl.storage import ActorRecord, SqliteStorage
+from rivet_dsl.storage import ActorRecord, SqliteStorage, WriteBatch
 from tests.server.actors import registry
 
 
@@ -129,3 +129,26 @@ async def test_in_memory_databases_are_private_and_need_no_lock() -> None:
     async with SqliteStorage(":memory:") as one, SqliteStorage(":memory:") as two:
         assert await one.schema_version() == await two.schema_version() >= 1
     assert not Path(":memory:.lock").exists()
+
+
+class FailsLastCommit(SqliteStorage):
+    """The real store, except that its transactions fail once ``failing`` is set."""
+
+    failing = False
+
+    def _apply_sync(self, batch: WriteBatch, bulk: bool, checkpoint: bool = False) -> None:
+        if self.failing:
+            raise StorageError("disk I/O error")
+        super()._apply_sync(batch, bulk, checkpoint)
+
+
+async def test_a_close_whose_last_commit_fails_still_gives_the_file_up(tmp_path: Path) -> None:
+    path = tmp_path / "rivet.db"
+    first = FailsLastCommit(path)
+    await first.open()
+    first.batch.create_actor(actor())
+    first.failing = True
+    with pytest.raises(StorageError):
+        await first.close()
+    async with SqliteStorage(path) as second:  # (refused as in use before)
+        assert await second.load_actor("a1") is None  # the failed commit wrote nothing
