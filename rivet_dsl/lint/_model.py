@@ -175,16 +175,19 @@ class Scope:
     # for a helper: the calls that run it in its owner's history, first call first (its placement)
     sites: list[Site] = dataclasses.field(default_factory=list)
     self_aliases: set[str] = dataclasses.field(default_factory=set)  # `s = self` in this function
+    # parameters some call binds to the actor (`await bump(self, ctx)` -> `actor` of `bump(actor, ctx)`)
+    actor_params: frozenset[str] = frozenset()
 
     @property
     def visible(self) -> frozenset[str]:
         return self.contexts | self.outer_contexts
 
     def is_self(self, node: cst.BaseExpression | None) -> bool:
-        """``node`` is the actor: its ``self`` parameter or a local name assigned from it."""
+        """``node`` is the actor: its ``self`` parameter, a parameter a caller passed ``self`` to,
+        or a local name assigned from one of them."""
         if not isinstance(node, cst.Name):
             return False
-        return node.value == self.self_name or node.value in self.self_aliases
+        return node.value == self.self_name or node.value in self.self_aliases or node.value in self.actor_params
 
     @property
     def site(self) -> Site | None:
@@ -505,6 +508,7 @@ class ModuleModel:
             owner = None
         scope = Scope(kind, func, parent.actor, frozenset(own), frozenset(outer), parent.self_name, owner, label, parent.root)
         scope.self_aliases = parent.self_aliases  # a closure sees the aliases of its enclosing function
+        scope.actor_params = parent.actor_params  # ... and the actor parameters
         return scope
 
     def _method_scope(self, kind: ScopeKind, actor: ActorClass, name: str, caller: Scope, contexts: set[str], label: str | None) -> Scope | None:
@@ -973,6 +977,7 @@ class _Walker:
                 entry.children.append(child)
                 if self.model.module_defs.get(fn.value) is func:  # not nested: walk it on its own
                     child.outer_contexts, child.self_name, child.root = frozenset(), None, func
+                    child.self_aliases, child.actor_params = set(), frozenset()
                     self.model._pending_methods.append((child, func))
         elif kind == "step":
             if isinstance(fn, cst.Attribute):
@@ -996,23 +1001,19 @@ class _Walker:
         return self.scope.is_self(node)
 
     def _helper_call(self, node: cst.Call) -> None:
-        """``self.helper(ctx)`` / ``helper(ctx)``: the callee is workflow code with that context.
+        """``self.helper(ctx)`` / ``helper(ctx)`` / ``helper(self)``: the callee is workflow code.
 
-        A nested function that uses the enclosing context is a helper when called without it too
+        A function called with a context runs with that context; one called with the actor
+        (``bump(self)``, ``bump(actor=self)``) sees it as ``self`` in the parameter it binds. A nested
+        function is a helper when called with neither too: it may use the enclosing context
         (``await charge()``). Every call of a helper in one history is recorded as one of its sites.
         """
         visible = self.scope.visible
-        passed = [
-            (i, a)
-            for i, a in enumerate(node.args)
-            if isinstance(a.value, cst.Name) and a.value.value in visible and a.star == ""
-        ]
+        passed = [(i, a) for i, a in enumerate(node.args) if a.star == "" and isinstance(a.value, cst.Name) and a.value.value in visible]
+        actors = [(i, a) for i, a in enumerate(node.args) if a.star == "" and self._is_self(a.value)]
         func = node.func
-        if not passed:
-            if isinstance(func, cst.Name):
-                local = self._local(func.value)
-                if local is not None:
-                    self._nested_helper(node, local, set())
+        if not passed and not actors:
+            self._follow_local(node)
             return
         target: AnyFunction | None = None
         method = False
@@ -1023,16 +1024,11 @@ class _Walker:
             target = self.lookup(func.value)
         if target is None:
             return
-        params = _params(target)[1:] if method else _params(target)
-        kw = {p.name.value for p in [*_params(target), *target.params.kwonly_params]}
-        contexts: set[str] = set()
-        for index, arg in passed:
-            if arg.keyword is not None:
-                if arg.keyword.value in kw:
-                    contexts.add(arg.keyword.value)
-            elif index < len(params):
-                contexts.add(params[index].name.value)
-        if not contexts:
+        contexts = _bound_params(target, passed, method)
+        actor_params = _bound_params(target, actors, method)
+        if not contexts and not actor_params:
+            if not passed:  # `inner(self)` with `def inner(*args)`: still a nested function called here
+                self._follow_local(node)
             return
         helper: Scope | None = None
         if method:
@@ -1042,10 +1038,21 @@ class _Walker:
             assert isinstance(target, cst.FunctionDef)
             helper = self.model._module_helper(target, self.scope, contexts)
         else:
-            self._nested_helper(node, target, contexts)
+            helper = self._nested_helper(target, contexts)
+        self._follow(node, helper, actor_params)
+
+    def _follow_local(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name):
+            local = self._local(node.func.value)
+            if local is not None:
+                self._follow(node, self._nested_helper(local, set()), set())
+
+    def _follow(self, node: cst.Call, helper: Scope | None, actor_params: set[str]) -> None:
+        """``node`` runs ``helper``: its entries land in this scope's history, as if made here."""
+        if helper is None:
             return
-        if helper is not None:  # its entries land in this scope's history, as if made here
-            helper.sites.append(self._site(node))
+        helper.sites.append(self._site(node))
+        helper.actor_params = helper.actor_params | actor_params
 
     def _local(self, name: str) -> AnyFunction | None:
         walker: _Walker | None = self
@@ -1056,14 +1063,28 @@ class _Walker:
             walker = walker.parent
         return None
 
-    def _nested_helper(self, node: cst.Call, target: AnyFunction, contexts: set[str]) -> None:
+    def _nested_helper(self, target: AnyFunction, contexts: set[str]) -> Scope | None:
         mark = self.model._marks.get(id(target))
         if mark is None:
             helper = self.model._nested_scope("helper", target, self.scope, None)
             helper.contexts = helper.contexts | frozenset(contexts)
             self.model._marks[id(target)] = _Mark("helper", helper)
-        elif mark.kind == "helper" and mark.scope is not None and mark.scope.entry_owner is self.scope.entry_owner:
-            helper = mark.scope
-        else:
-            return
-        helper.sites.append(self._site(node))
+            return helper
+        if mark.kind == "helper" and mark.scope is not None and mark.scope.entry_owner is self.scope.entry_owner:
+            return mark.scope
+        return None
+
+
+def _bound_params(target: AnyFunction, args: Sequence[tuple[int, cst.Arg]], method: bool) -> set[str]:
+    """The parameters of ``target`` that the arguments at these positions (or keywords) bind."""
+    params = _params(target)
+    positional = params[1:] if method else params
+    keywords = {p.name.value for p in [*params, *target.params.kwonly_params]}
+    bound: set[str] = set()
+    for index, arg in args:
+        if arg.keyword is not None:
+            if arg.keyword.value in keywords:
+                bound.add(arg.keyword.value)
+        elif index < len(positional):
+            bound.add(positional[index].name.value)
+    return bound
