@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Coroutine, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +44,12 @@ _log = logging.getLogger("rivet_dsl.runtime")
 #: The hooks that see a connection: an actor with none of them needs no opening and closing of
 #: a request's connection (see ``Runtime.request_call``).
 _CONN_HOOKS = frozenset({"on_before_connect", "create_conn_state", "on_connect", "on_disconnect"})
+
+
+#: The live actors whose stop (``on_sleep``/``on_destroy``, the final save) this context runs.
+#: A lookup of one of them from here would wait for a stop that is waiting for it: it fails
+#: instead (see ``Runtime._refuse_own_stop``). Tasks the hooks start inherit it.
+_stopping_here: ContextVar[tuple[LiveActor, ...]] = ContextVar("rivet_stopping_here", default=())
 
 
 def _drop_event(event: str, args: list[Any]) -> None:
@@ -329,6 +336,7 @@ class Runtime:
         if live.status is Status.STOPPING:
             if live._stopped is None:  # (every stop sets it first)
                 raise ActorAbortedError("The actor is stopping")
+            self._refuse_own_stop(live)
             await asyncio.shield(live._stopped)
             return None  # (the stop forgot it)
         self._forget(live)  # stopped or crashed yet still registered: never handed out either
@@ -387,6 +395,7 @@ class Runtime:
             if actor.status is Status.STARTING and actor._ready is not None:
                 await asyncio.shield(actor._ready)
             elif actor.status is Status.STOPPING and actor._stopped is not None:
+                self._refuse_own_stop(actor)
                 await asyncio.shield(actor._stopped)
             else:
                 self._forget(actor)
@@ -421,6 +430,25 @@ class Runtime:
         actor._ready = None
         ready.set_result(None)
         return actor
+
+    @staticmethod
+    def _refuse_own_stop(live: LiveActor) -> None:
+        """Fail a lookup of a stopping actor made by its own stop (its ``on_sleep`` or
+        ``on_destroy`` calling itself through ``self.client()``): waiting for the stop to end,
+        as every other caller does, would wait for itself for ever."""
+        if live in _stopping_here.get():
+            raise ActorAbortedError(
+                f"Actor {live.name} {live.actor_id} is stopping: its own on_sleep/on_destroy cannot call it",
+                metadata={"actor_id": live.actor_id},
+            )
+
+    async def _run_stop(self, actor: LiveActor, stop: Coroutine[Any, Any, None]) -> None:
+        """Run ``actor``'s sleep or destroy, marked as its own stop (see ``_stopping_here``)."""
+        token = _stopping_here.set((*_stopping_here.get(), actor))
+        try:
+            await stop
+        finally:
+            _stopping_here.reset(token)
 
     def _forget(self, actor: LiveActor) -> None:
         if self._live.get(actor.actor_id) is actor:
@@ -458,7 +486,7 @@ class Runtime:
         stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         actor._stopped = stopped
         try:
-            await actor.sleep()
+            await self._run_stop(actor, actor.sleep())
         finally:
             self._forget(actor)
             stopped.set_result(None)
@@ -472,7 +500,7 @@ class Runtime:
         stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         actor._stopped = stopped
         try:
-            await actor.destroy()
+            await self._run_stop(actor, actor.destroy())
         finally:
             self._forget(actor)
             stopped.set_result(None)
