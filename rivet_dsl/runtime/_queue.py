@@ -333,6 +333,33 @@ class ActorQueue:
         self._taken.discard(row.seq)
         self._actor.runtime.storage.batch.dequeue(row.actor_id, row.seq)
 
+    def consume(self, row: QueueRow) -> None:
+        """Delete a message a non-completable receive took: :meth:`remove`, and its waiting
+        sender (``send(..., wait=True)``), if any, is answered once the delete is durable."""
+        self.remove(row)
+        self.answer_when_durable(row.seq)
+
+    def answer_when_durable(self, seq: int) -> None:
+        """Answer the sender waiting on message ``seq`` (completed, no response) once what is
+        pending now is committed. For a message a receive took without being able to complete
+        it: nothing would ever complete it, and the sender would wait out its timeout. As in
+        Rivet (the TypeScript queue manager answers such senders when the receive deletes the
+        message); no sender waits on most messages, so this costs nothing then."""
+        if seq not in self._completions:
+            return
+        try:
+            durable = self._actor.runtime.storage.commit()
+        except ConnectionAbortedError:
+            return  # the store is closing: the stop answers the sender (abort_completions)
+        durable.add_done_callback(lambda done: self._answer_taken(seq, done))
+
+    def _answer_taken(self, seq: int, durable: asyncio.Future[None]) -> None:
+        if durable.cancelled() or durable.exception() is not None:
+            return  # not taken after all: the actor is dropped and its stop answers the sender
+        if seq in self._messages:
+            return  # given back meanwhile (a losing workflow race branch): still to be answered
+        self.resolve_completion(seq, None)
+
     def restore(self, row: QueueRow) -> None:
         """Put back a message a losing workflow race branch had taken: same seq, same place in
         FIFO order, in memory and in storage (a delete still pending is cancelled, a committed
@@ -448,7 +475,7 @@ class ActorQueue:
                 message: QueueMessage[Any] = QueueMessage(row.seq, row.name, body, row.created_at, self._completer(row))
                 self._outstanding = message
             else:
-                self.remove(row)
+                self.consume(row)
                 message = QueueMessage(row.seq, row.name, body, row.created_at)
             out.append(message)
         if not completable:

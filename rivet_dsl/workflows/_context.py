@@ -736,8 +736,21 @@ class WorkflowContext:
             out.append(message)
         engine.put_entry(location, entry)
         if self._race_roots and out:
+            # Answered once the race keeps them (a losing branch gives them back).
             engine.race_takes[location] = (entry, completable)
+        else:
+            self._answer_senders(entry, completable)
         return (out[0] if out else None) if single else out
+
+    def _answer_senders(self, entry: Entry, completable: bool) -> None:
+        """The messages a non-completable receive took are handed off for good: the senders
+        waiting on them (``wait=True``) are answered, completed without a response, once that
+        is durable. Nothing could complete these messages any more."""
+        if completable:
+            return  # answered by complete()
+        queue = self._engine.actor.queue
+        for seq, *_ in entry.messages or ():
+            queue.answer_when_durable(seq)
 
     def _rebuild(self, location: bytes, entry: Entry, i: int) -> QueueMessage[Any]:
         engine = self._engine
@@ -997,7 +1010,7 @@ class WorkflowContext:
         takes = self._engine.race_takes
         roots = self._race_roots
         for taken_at in [loc for loc in takes if loc.startswith(roots)]:
-            del takes[taken_at]
+            self._answer_senders(*takes.pop(taken_at))
 
     def _settle_race_takes(self, location: bytes, losers: Sequence[bytes]) -> None:
         """Messages taken inside the race at ``location`` and not yet followed by a completed
@@ -1011,7 +1024,7 @@ class WorkflowContext:
                 entry, completable = takes.pop(taken_at)
                 self._give_back(entry, completable)
             elif not self._race_roots:
-                del takes[taken_at]
+                self._answer_senders(*takes.pop(taken_at))
 
     def _give_back(self, entry: Entry, completable: bool) -> None:
         engine = self._engine
