@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
 
-from .._model import context_method
+from .._model import ModuleModel, Scope, context_method
 from .._types import Invalid, Valid
 from ..rule import LintRule
 
@@ -15,6 +17,9 @@ _FIXABLE_PARENTS = (cst.Expr, cst.Assign, cst.AnnAssign, cst.Return)
 
 class AwaitContextCall(LintRule):
     """An entry that is not awaited never runs in order (``EntryInProgressError`` at run time).
+
+    A sync helper (or loop body, or branch) may ``return ctx.step(...)``: the call is then reported
+    at each call of the helper that is not awaited where it is made.
 
     Autofix: adds ``await`` when the call is a statement, an assignment value or a return value
     inside an ``async def``.
@@ -34,6 +39,19 @@ class AwaitContextCall(LintRule):
                     value = await ctx.step("double", lambda: message.body * 2)
                     await message.complete(value)
                     return await ctx.step("done", self.done)
+            """
+        ),
+        Valid(
+            """
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            def do_apply(ctx: WorkflowContext, value: int):
+                return ctx.step("apply", print, value)
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    await do_apply(ctx, 1)
             """
         ),
     )
@@ -97,7 +115,40 @@ class AwaitContextCall(LintRule):
             """,
             expected_message="`ctx.sleep(...)` is not awaited",
         ),
+        Invalid(
+            """
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            def do_apply(ctx: WorkflowContext, value: int):
+                return ctx.step("apply", print, value)
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    do_apply(ctx, 1)
+            """,
+            line=9,
+            col=9,
+            expected_message="`do_apply(...)` returns a context call that is not awaited",
+            expected_replacement="""
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            def do_apply(ctx: WorkflowContext, value: int):
+                return ctx.step("apply", print, value)
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    await do_apply(ctx, 1)
+            """,
+        ),
     )
+
+    def __init__(self, model: ModuleModel) -> None:
+        super().__init__(model)
+        self._returning: set[int] = set()  # sync helper scopes that return an entry for the caller to await
+        self._passed_on: list[tuple[Scope, cst.Call]] = []  # other calls a sync helper returns
+        self._unawaited: dict[int, tuple[cst.Call, cst.CSTNode | None]] = {}  # other calls, and their fix
 
     def visit_Call(self, node: cst.Call) -> None:
         scope = self.scope
@@ -110,22 +161,81 @@ class AwaitContextCall(LintRule):
             parent = self.parent(depth)
         if isinstance(parent, cst.Await) and parent.expression is child:
             return
-        lam = parent if isinstance(parent, cst.Lambda) else scope.func
-        if isinstance(lam, cst.Lambda) and lam.body is node:
-            return  # a lambda loop body or branch returns the coroutine to the runtime, which awaits it
-        found = context_method(node, scope.visible)
-        if found is not None:
-            label = f"`{found[1].value}.{found[0]}(...)`"
-        elif (
-            isinstance(node.func, cst.Attribute)
-            and node.func.attr.value == "complete"
-            and isinstance(node.func.value, cst.Name)
-            and node.func.value.value in scope.messages
-        ):
-            label = f"`{node.func.value.value}.complete(...)`"
-        else:
-            return
+        if isinstance(parent, cst.Lambda) and parent.body is child:
+            return  # a lambda inside workflow code (not a scope of its own) returns it to its caller
+        returned = _returns(scope, parent, child)
         fix: cst.CSTNode | None = None
         if scope.is_async and isinstance(parent, _FIXABLE_PARENTS):
             fix = cst.Await(expression=node)
-        self.report(node, f"{label} is not awaited; write `await` before it", replacement=fix)
+        label = self._label(node, scope)
+        if label is None:  # maybe a helper that returns an entry: known once every scope is walked
+            if returned:
+                self._passed_on.append((scope, node))
+            else:
+                self._unawaited[id(node)] = (node, fix)
+        elif returned:
+            self._returning.add(id(scope))  # the caller awaits it (checked in `finish`)
+        else:
+            self.report(node, f"{label} is not awaited; write `await` before it", replacement=fix)
+
+    def finish(self) -> None:
+        """Report each call of a sync helper that returns an entry, where the caller does not await it."""
+        runs = _helper_calls(self.model.scopes)
+        returning = set(self._returning)
+        grew = True
+        while grew:  # `def a(ctx): return b(ctx)` returns what `b` returns
+            grew = False
+            for scope, call in self._passed_on:
+                if id(scope) not in returning and any(id(h) in returning for h in runs.get(id(call), ())):
+                    returning.add(id(scope))
+                    grew = True
+        reported: set[int] = set()
+        for scope in self.model.scopes:
+            if id(scope) not in returning:
+                continue
+            for site in scope.sites:
+                found = None if site.node is None else self._unawaited.get(id(site.node))
+                if found is None or id(found[0]) in reported:
+                    continue
+                reported.add(id(found[0]))
+                call, fix = found
+                name = cst.Module(body=[]).code_for_node(call.func)
+                message = f"`{name}(...)` returns a context call that is not awaited; write `await` before it"
+                self.report(call, message, replacement=fix)
+
+    @staticmethod
+    def _label(node: cst.Call, scope: Scope) -> str | None:
+        """How to name ``node`` when it is a context call or ``message.complete(...)``."""
+        found = context_method(node, scope.visible)
+        if found is not None:
+            return f"`{found[1].value}.{found[0]}(...)`"
+        func = node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "complete"
+            and isinstance(func.value, cst.Name)
+            and func.value.value in scope.messages
+        ):
+            return f"`{func.value.value}.complete(...)`"
+        return None
+
+
+def _returns(scope: Scope, parent: cst.CSTNode | None, child: cst.CSTNode) -> bool:
+    """``child`` is what a sync function (not the workflow itself) returns: ``return ctx.step(...)``,
+    or a lambda body. A loop body or branch returns it to the runtime, which awaits it; a helper
+    returns it to its caller, which must."""
+    if scope.kind == "workflow" or scope.is_async:
+        return False
+    if isinstance(scope.func, cst.Lambda):
+        return scope.func.body is child
+    return isinstance(parent, cst.Return)
+
+
+def _helper_calls(scopes: Sequence[Scope]) -> dict[int, list[Scope]]:
+    """Each call that runs a helper -> the helper scopes it runs (one per history it is walked in)."""
+    runs: dict[int, list[Scope]] = {}
+    for scope in scopes:
+        for site in scope.sites:
+            if site.node is not None:
+                runs.setdefault(id(site.node), []).append(scope)
+    return runs
