@@ -392,11 +392,21 @@ class ActorQueue:
         return decoder_for(body_type).decode(row.body)
 
     def abort_completions(self, reason: str) -> None:
-        """The actor is stopping: senders waiting for a completion get ``actor.aborted`` now
-        rather than never (their messages stay queued for the next incarnation)."""
+        """The actor is stopping: senders waiting for a completion are answered now rather
+        than never. Asleep or crashed, it is ``actor.aborted`` (their messages stay queued for
+        the next incarnation); destroyed, it is ``actor/not_found``, as for any other call in
+        flight across the destroy: the actor and its messages are gone for good."""
+        actor = self._actor
         for future in self._completions.values():
             if not future.done():
-                future.set_exception(ActorAbortedError(reason))
+                if actor._destroying:
+                    future.set_exception(
+                        ActorNotFoundError(
+                            f"Actor not found: {actor.actor_id} (destroyed)", metadata={"actor_id": actor.actor_id}
+                        )
+                    )
+                else:
+                    future.set_exception(ActorAbortedError(reason))
 
     def resolve_completion(self, seq: int, response: Any) -> None:
         """Answer a waiting sender (after the completion was committed)."""

@@ -1,7 +1,8 @@
 """What an actor that stops owes the clients still attached to it (SEMANTICS 18, 20).
 
 - Destroyed: its connections are closed (the transport's close callback runs), and a sender
-  waiting for a message's completion gets ``actor.aborted`` instead of waiting for ever.
+  waiting for a message's completion gets ``actor/not_found`` instead of waiting for ever
+  (see ``test_destroy_waiting_sender``).
 - A connection that ``on_connect`` rejects is not kept: it would keep the actor awake for ever.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rivet_dsl import ActorAbortedError, UserError
+from rivet_dsl import ActorNotFoundError, UserError
 from rivet_dsl.testing import MockClock, TestEnvironment
 
 from .actors import registry
@@ -39,7 +40,7 @@ async def test_destroy_answers_a_sender_waiting_for_completion() -> None:
         while not actor.queue._completions:  # the message is queued, its sender waiting
             await asyncio.sleep(0)
         await env.runtime.destroy(actor_id)
-        with pytest.raises(ActorAbortedError):
+        with pytest.raises(ActorNotFoundError):
             await send
 
 
