@@ -40,9 +40,15 @@ __all__ = ["HttpTransport"]
 _log = logging.getLogger("rivet_dsl.client")
 
 
+#: Kept as binary by :func:`_wire` (as ``runtime._codec.BINARY_TYPES``; the client does not
+#: import the runtime).
+_BINARY_TYPES = (bytes, bytearray, memoryview)
+
+
 def _wire(value: Any) -> Any:
-    """Plain data as it goes on the wire (Structs become dicts), like the in-process transport."""
-    return msgspec.to_builtins(value)
+    """Plain data as it goes on the wire (Structs become dicts), like the in-process transport;
+    bytes stay bytes, so the encoders send them as binary, not base64 text."""
+    return msgspec.to_builtins(value, builtin_types=_BINARY_TYPES)
 
 
 def _serialize_key(key: tuple[str, ...]) -> str:

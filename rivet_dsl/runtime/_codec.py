@@ -9,7 +9,7 @@ import msgspec
 
 from .._errors import InvalidArgumentsError
 
-__all__ = ["decode_builtins", "decoder_for", "encode", "to_builtins", "validate", "validate_encoded"]
+__all__ = ["BINARY_TYPES", "decode_builtins", "decoder_for", "encode", "to_builtins", "validate", "validate_encoded"]
 
 _encoder = msgspec.msgpack.Encoder()
 _builtins_decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
@@ -26,9 +26,17 @@ def decoder_for(tp: Any) -> msgspec.msgpack.Decoder[Any]:
     return msgspec.msgpack.Decoder(tp)
 
 
+#: Binary values stay binary in plain data: the wire codecs carry them natively (a CBOR byte
+#: string, JSON's ``["$Uint8Array", base64]`` tag, as RivetKit does) and MessagePack stores them
+#: as ``bin``. msgspec's default turns them into base64 text, which a client cannot tell from a
+#: string. (``bytearray``/``memoryview`` are left as they are; the wire codecs send them as bytes.)
+BINARY_TYPES = (bytes, bytearray, memoryview)
+
+
 def to_builtins(value: Any) -> Any:
-    """Plain data as it goes over the wire (Structs become dicts, enums values, ...)."""
-    return msgspec.to_builtins(value)
+    """Plain data as it goes over the wire (Structs become dicts, enums values, ...; bytes stay
+    bytes)."""
+    return msgspec.to_builtins(value, builtin_types=BINARY_TYPES)
 
 
 def validate(value: Any, tp: Any, what: str) -> Any:

@@ -231,6 +231,8 @@ def _prepare_cbor(value: Any) -> Any:
         if len(value) == 2 and isinstance(value[0], str) and value[0].startswith("$"):
             return ["$" + value[0], _prepare_cbor(value[1])]
         return [_prepare_cbor(item) for item in value]
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)  # a byte string (cbor2 writes a memoryview as an array of ints)
     return value
 
 

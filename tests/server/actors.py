@@ -184,4 +184,38 @@ class WfCounter(Actor[WfState], name="wfCounter"):
         return self.state
 
 
-registry = setup(Counter, Guarded, RequestResponse, Audit, WfCounter)
+class Packet(msgspec.Struct):
+    label: str
+    data: bytes
+
+
+class BinaryState(msgspec.Struct):
+    last: bytes = b""
+
+
+class Binary(Actor[BinaryState], name="binary"):
+    """Binary values in every place they can travel: arguments, outputs, a Struct field, an
+    event payload, a queue body and a queue response."""
+
+    @event
+    def blob(self, data: bytes) -> None: ...
+
+    @queue
+    def reverse(self, body: bytes) -> bytes: ...
+
+    async def run(self) -> None:
+        async for message in self.queue.iter(names=[self.reverse], completable=True):
+            await message.complete(message.body[::-1])
+
+    @action
+    def store(self, data: bytes) -> Packet:
+        self.state.last = data
+        self.blob(data)
+        return Packet(label="stored", data=data)
+
+    @action
+    def last(self) -> bytes:
+        return self.state.last
+
+
+registry = setup(Counter, Guarded, RequestResponse, Audit, WfCounter, Binary)
