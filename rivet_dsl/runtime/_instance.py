@@ -93,6 +93,7 @@ class LiveActor:
         "_lost",
         "_queue",
         "_ready",
+        "_request_conns",
         "_run_active",
         "_run_task",
         "_saved",
@@ -146,6 +147,10 @@ class LiveActor:
         self._lost = False
         self._inflight = 0
         self._conns: dict[str, Conn] | None = None
+        #: The connections of stateless calls in flight that no hook sees (see
+        #: :meth:`open_request`), as an ordered set: kept apart from ``_conns`` so that they
+        #: need no id (a uuid4) unless ``self.conns`` is read while they are open.
+        self._request_conns: dict[Conn, None] | None = None
         self._queue: ActorQueue | None = None
         self._schedule: Schedule | None = None
         self._run_task: asyncio.Task[None] | None = None
@@ -184,6 +189,10 @@ class LiveActor:
         return current_conn.get()
 
     def conns(self) -> Mapping[str, Conn]:
+        if self._request_conns:
+            # (Rare: only a read of ``self.conns`` during a stateless call pays for their ids.)
+            requests = {conn.id: conn for conn in self._request_conns}
+            return MappingProxyType({**self._conns, **requests} if self._conns else requests)
         return MappingProxyType(self._conns) if self._conns else _EMPTY_CONNS
 
     @property
@@ -747,6 +756,21 @@ class LiveActor:
                 self._exit()
         return conn
 
+    def open_request(self, conn: Conn) -> None:
+        """Show the connection of a stateless call that no connection hook sees in
+        ``self.conns`` while the call runs (as Rivet does), at the cost of a set insert. It gets
+        no events: nothing can subscribe it (see ``Runtime.request_call``)."""
+        requests = self._request_conns
+        if requests is None:
+            requests = self._request_conns = {}
+        requests[conn] = None
+
+    def close_request(self, conn: Conn) -> None:
+        """The call of :meth:`open_request` ended."""
+        conn.closed = True
+        if self._request_conns is not None:
+            self._request_conns.pop(conn, None)
+
     async def disconnect(self, conn: Conn, *, request: bool = False) -> None:
         """Close ``conn`` (``on_disconnect`` runs). What the hook changes of a ``request``
         connection is committed soon, not waited for: the call's reply does not wait for it."""
@@ -824,6 +848,7 @@ class LiveActor:
         await self._stop_run_handler()
         conns = list((self._conns or {}).values())
         self._conns = None
+        self._close_request_conns()
         for conn in conns:
             conn.disconnect("actor destroyed")  # (before `closed`, which makes it a no-op)
             conn.closed = True
@@ -874,6 +899,14 @@ class LiveActor:
             conn.disconnect("actor crashed")  # (before `closed`, which makes it a no-op)
             conn.closed = True
         self._conns = None
+        self._close_request_conns()
+
+    def _close_request_conns(self) -> None:
+        """A destroy or crash closes the stateless calls' connections with the others (the
+        calls themselves end on their own)."""
+        for conn in self._request_conns or ():
+            conn.closed = True
+        self._request_conns = None
 
     @property
     def inflight(self) -> int:

@@ -598,8 +598,14 @@ class Runtime:
         if action not in actor.definition.actions:
             raise ActionNotFoundError(f"Action {action!r} not found on actor {actor.name!r}")
         if actor.definition.hooks.isdisjoint(_CONN_HOOKS):
-            # Nothing would see it open or close: all the actor sees is ``self.conn``.
-            return await actor.invoke(action, args, Conn(params, _drop_event))
+            # Nothing would see it open or close: all the actor sees is ``self.conn``, and
+            # ``self.conns`` while the call runs.
+            conn = Conn(params, _drop_event)
+            actor.open_request(conn)
+            try:
+                return await actor.invoke(action, args, conn)
+            finally:
+                actor.close_request(conn)
         conn = await actor.connect(Conn(params, _drop_event), request=True)
         try:
             return await actor.invoke(action, args, conn)
