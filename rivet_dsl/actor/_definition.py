@@ -261,6 +261,25 @@ def _state_type(cls: type, problems: list[str]) -> Any:
     return None
 
 
+def reserved_names() -> frozenset[str]:
+    """The public attributes of the ``Actor`` base (``state``, ``conns``, ``destroy``, ...)
+    other than the lifecycle hooks (those are meant to be overridden): a declared member of
+    that name would replace what the base provides (``self.conns`` would be an action)."""
+    from ._base import Actor
+
+    return frozenset(n for n in vars(Actor) if not n.startswith("_") and n not in HOOK_NAMES)
+
+
+def _check_reserved(seen_attrs: dict[str, str], workflows: list[str], problems: list[str]) -> None:
+    kinds = dict(seen_attrs) | dict.fromkeys(workflows, "workflow")
+    for attr in sorted(kinds.keys() & reserved_names()):
+        rename = " (keep the wire name with name=...)" if kinds[attr] in ("action", "queue", "event") else ""
+        problems.append(
+            f"{kinds[attr]} method {attr!r} would shadow Actor.{attr}, which the base class provides; "
+            f"rename the method{rename}"
+        )
+
+
 def build_definition(cls: type, name: str | None, options: ActorOptions) -> ActorDefinition:
     """Inspect ``cls`` and return its definition, or raise one ``DefinitionError``."""
     from ._base import Actor
@@ -355,6 +374,8 @@ def build_definition(cls: type, name: str | None, options: ActorOptions) -> Acto
                 elif len(inspect.signature(value).parameters) != 2:
                     problems.append(f"workflow {attr!r} must take exactly (self, ctx)")
                 workflows.append(attr)
+
+    _check_reserved(seen_attrs, workflows, problems)
 
     overridden = frozenset(
         hook for hook in HOOK_NAMES if hook in members and members[hook] is not getattr(Actor, hook, None)

@@ -92,8 +92,8 @@ class Audited(Actor[HookLog]):
         self.state.log.append(f"call:{self.conn.state}:{len(self.conns)}")
         return str(self.conn.state)
 
-    @action
-    def log(self) -> list[str]:
+    @action(name="log")  # (a method named log would shadow Actor.log, the actor's logger)
+    def read_log(self) -> list[str]:
         return list(self.state.log)
 
     @queue

@@ -47,8 +47,8 @@ class Rerun(Actor[Log], sleep_timeout=10.0):
         last = await ctx.queue.next("m2", names=[self.jobs])
         return last.body.value
 
-    @action
-    def log(self) -> list[str]:
+    @action(name="log")  # (a method named log would shadow Actor.log, the actor's logger)
+    def read_log(self) -> list[str]:
         return self.state.log
 
 
