@@ -387,13 +387,18 @@ class LiveActor:
             )
 
     def _drop_writes(self) -> None:
-        """Remove this destroyed incarnation's writes from the pending batch. While the delete
+        """Keep this destroyed incarnation's writes out of the pending batch. While the delete
         itself is still pending there, the storage drops them on its own (``drop_destroyed``);
         once it has left, anything written since would land after it (an orphan schedule,
-        queue row or key-value entry)."""
+        queue row or key-value entry), so the delete is staged again: deleting an actor that
+        is gone changes nothing (its id never returns), and the storage drops every write for
+        it when the batch commits, once, however many calls fail meanwhile. (Dropping them
+        here rebuilt the whole batch on every failing call: quadratic in a busy batch.) If
+        the first delete fails, the storage drops this one with the rest of the actor's
+        pending writes (``Storage._failed``), so it never deletes an actor still there."""
         batch = self.runtime.storage.batch
         if self.actor_id not in batch.destroyed:
-            batch.drop_actors({self.actor_id})
+            batch.destroy_actor(self.actor_id)
 
     async def _wait_saved(self) -> None:
         durable = self._durable
