@@ -20,10 +20,13 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
     from ._app import ServerConfig
 
-__all__ = ["DEFAULT_MAX_BODY", "KEEP_ALIVE_S", "build_app", "create_app", "run_app", "serve", "uvicorn_config"]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_MAX_OUTGOING", "KEEP_ALIVE_S", "build_app", "create_app", "run_app", "serve", "uvicorn_config"]
 
 #: Default limit for action/queue bodies and WebSocket messages (Rivet's incoming soft limit).
 DEFAULT_MAX_BODY = 64 * 1024
+#: Default limit for action/queue responses and WebSocket frames to clients (Rivet's
+#: ``maxOutgoingMessageSize``); over it: ``message.outgoing_too_long``.
+DEFAULT_MAX_OUTGOING = 1024 * 1024
 
 
 def create_app(runtime: Runtime, config: ServerConfig | None = None) -> Starlette:
@@ -41,6 +44,7 @@ def build_app(
     dev: bool = True,
     inspector_token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    max_outgoing: int = DEFAULT_MAX_OUTGOING,
 ) -> Starlette:
     """The ASGI app for ``registry`` on a SQLite store at ``db`` (runtime started by the lifespan)."""
     from ..runtime import Runtime
@@ -50,7 +54,7 @@ def build_app(
     directory = os.path.dirname(os.path.abspath(db))
     os.makedirs(directory, exist_ok=True)
     runtime = Runtime(registry, storage=SqliteStorage(db, fsync=fsync))
-    config = ServerConfig(dev=dev, inspector_token=inspector_token, max_body=max_body)
+    config = ServerConfig(dev=dev, inspector_token=inspector_token, max_body=max_body, max_outgoing=max_outgoing)
     return create_app(runtime, config)
 
 

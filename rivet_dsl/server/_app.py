@@ -49,12 +49,15 @@ from ._codec import (
     encode,
 )
 
-__all__ = ["DEFAULT_MAX_BODY", "ServerConfig", "WireError", "create_app", "error_payload"]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_MAX_OUTGOING", "ServerConfig", "WireError", "create_app", "error_payload"]
 
 _log = logging.getLogger("rivet_dsl.server")
 
 #: Default limit for action/queue bodies and WebSocket messages (Rivet's incoming soft limit).
 DEFAULT_MAX_BODY = 64 * 1024
+#: Default limit for action/queue responses and WebSocket frames to a client (Rivet's
+#: ``maxOutgoingMessageSize``, 1 MiB).
+DEFAULT_MAX_OUTGOING = 1024 * 1024
 #: Manager bodies (actor input) may be larger.
 MANAGER_MAX_BODY = 4 * 1024 * 1024
 #: RivetKit version we speak.
@@ -97,6 +100,7 @@ class ServerConfig:
     dev: bool = True
     inspector_token: str | None = None
     max_body: int = DEFAULT_MAX_BODY
+    max_outgoing: int = DEFAULT_MAX_OUTGOING
 
 
 def error_payload(exc: BaseException) -> tuple[int, dict[str, Any]]:
@@ -142,6 +146,15 @@ def ok_response(body: Any, encoding: Encoding, headers: dict[str, str] | None = 
     return Response(encode(body, encoding), media_type=content_type(encoding), headers=headers)
 
 
+def bounded_response(body: Any, encoding: Encoding, limit: int, headers: dict[str, str] | None = None) -> Response:
+    """:func:`ok_response`, refusing (400 ``message.outgoing_too_long``) a body over ``limit``
+    encoded bytes, as Rivet refuses a response over ``maxOutgoingMessageSize``."""
+    data = encode(body, encoding)
+    if len(data) > limit:
+        raise OutgoingTooLongError(len(data), limit)
+    return Response(data, media_type=content_type(encoding), headers=headers)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refusing (400 ``message.incoming_too_long``) anything over ``limit``."""
     declared = request.headers.get("content-length")
@@ -169,6 +182,18 @@ def _too_long(size: int, limit: int) -> WireError:
         code="incoming_too_long",
         metadata={"limit": limit},
     )
+
+
+class OutgoingTooLongError(WireError):
+    """A response or frame over the server's outgoing limit (``ServerConfig.max_outgoing``)."""
+
+    default_group = "message"
+    default_code = "outgoing_too_long"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"Outgoing message too long ({size} bytes). Limit is {limit} bytes.", metadata={"limit": limit}
+        )
 
 
 def decode_conn_params(raw: bytes | None) -> Any:
@@ -461,7 +486,7 @@ class RivetServer:
             info = await resolve_actor(self.runtime, request.path_params["actor"], query)
             headers = actor_headers(info)
             output = await self.runtime.request_call(info.actor_id, request.path_params["name"], args, params)
-            return ok_response({"output": output}, encoding, headers)
+            return bounded_response({"output": output}, encoding, self.config.max_outgoing, headers)
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
             return error_response(exc, encoding, headers)
 
@@ -493,7 +518,7 @@ class RivetServer:
                 out = {"status": "completed", "response": result.response}
             else:
                 out = {"status": "completed"}
-            return ok_response(out, encoding, headers)
+            return bounded_response(out, encoding, self.config.max_outgoing, headers)
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
             return error_response(exc, encoding, headers)
 
@@ -613,8 +638,28 @@ class _WsSession:
     def _send_now(self, frame: dict[str, Any]) -> None:
         self.outbox.put_nowait(encode(frame, self.encoding))
 
+    def _send_bounded(self, frame: dict[str, Any]) -> None:
+        """Queue a frame produced by the actor (a reply, an event); one over the outgoing limit
+        raises :class:`OutgoingTooLongError` and nothing is queued."""
+        data = encode(frame, self.encoding)
+        limit = self.server.config.max_outgoing
+        if len(data) > limit:
+            raise OutgoingTooLongError(len(data), limit)
+        self.outbox.put_nowait(data)
+
     def sink(self, event: str, args: list[Any]) -> None:
-        self._send_now(_frame("Event", {"name": event, "args": args}))
+        try:
+            self._send_bounded(_frame("Event", {"name": event, "args": args}))
+        except OutgoingTooLongError as exc:
+            # As Rivet: an event the connection cannot carry closes it (1011), so the client
+            # knows it missed one (reconnecting, it subscribes again); the actor is not told.
+            _log.warning("closing connection %s: event %r is too long (%s)", self.conn_id(), event, exc.message)
+            self.close_code = 1011
+            self.close_reason = f"{exc.group}.{exc.code}"
+            self.outbox.put_nowait(_CLOSE)
+
+    def conn_id(self) -> str:
+        return "" if self.conn is None else self.conn.id
 
     def server_close(self, reason: str | None) -> None:
         self.close_reason = reason
@@ -770,12 +815,13 @@ class _WsSession:
             return
         try:
             output = await self.runtime.conn_call(self.actor_id, conn, name, args)
+            reply = _frame("ActionResponse", {"id": BigInt(action_id), "output": output})
         except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
-            self._send_now(_error_frame(exc, action_id))
-            return
+            reply = _error_frame(exc, action_id)
         try:
-            self._send_now(_frame("ActionResponse", {"id": BigInt(action_id), "output": output}))
-        except Exception as exc:  # noqa: BLE001  (an output the encoding cannot carry)
+            self._send_bounded(reply)
+        except Exception as exc:  # noqa: BLE001  (a reply too long, or one the encoding cannot carry)
+            # The caller gets why (message/outgoing_too_long); the connection stays open, as in Rivet.
             self._send_now(_error_frame(exc, action_id))
 
 

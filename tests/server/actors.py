@@ -72,6 +72,20 @@ class Counter(Actor[CounterState], name="counter"):
     def whoami(self) -> Any:
         return None if self.conn is None else self.conn.params
 
+    @event
+    def filler(self, text: str) -> None: ...
+
+    @action
+    def big(self, size: int) -> str:
+        """An output of ``size`` characters (for the outgoing message limit)."""
+        return "x" * size
+
+    @action
+    def shout(self, size: int) -> int:
+        """Broadcast a ``filler`` event of ``size`` characters."""
+        self.filler("x" * size)
+        return size
+
 
 class Guarded(Actor[None], name="guarded"):
     """Rejects connections whose params do not carry token "ok"."""
