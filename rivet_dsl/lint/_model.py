@@ -62,6 +62,7 @@ Dispatch = Mapping[type[cst.CSTNode], Sequence[Callable[[cst.CSTNode], None]]]
 AnyFunction = cst.FunctionDef | cst.Lambda
 ScopeHook = Callable[["Scope", list[cst.CSTNode]], None]
 Loop = cst.For | cst.While | cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp
+Args = Sequence[tuple[int, cst.Arg]]  # arguments of a call, with their positions
 Arms = tuple[tuple[int, int], ...]  # (id of an if/elif/else or match chain, arm index) around a node
 
 
@@ -128,7 +129,7 @@ class ActorClass:
     node: cst.ClassDef
     name: str
     methods: dict[str, cst.FunctionDef]
-    plain_methods: set[str]  # may be helpers: no rivet_dsl decorator (@action, @event, ...)
+    plain_methods: set[str]  # may be helpers: no rivet_dsl decorator (@action, @event, ...); static ones too
     events: set[str]
     queues: set[str]
     workflows: list[cst.FunctionDef]
@@ -440,7 +441,7 @@ class ModuleModel:
                 events.add(stmt.name.value)
             if "queue" in kinds:
                 queues.add(stmt.name.value)
-            if not kinds and _takes_self(stmt):
+            if not kinds:
                 plain.add(stmt.name.value)  # other decorators (tracing, retries...) keep the body
         if workflows:
             self.actors.append(ActorClass(node, node.name.value, methods, plain, events, queues, workflows))
@@ -518,11 +519,13 @@ class ModuleModel:
         key = (id(func), f"{kind}:{id(caller.entry_owner) if kind == 'helper' else ''}:{label}")
         existing = self._method_scopes.get(key)
         if existing is not None:
+            existing.contexts = existing.contexts | contexts  # `self.f()`, then `self.f(ctx)`
             return existing
         params = _params(func)
-        self_name = params[0].name.value if params else None
+        self_name = params[0].name.value if params and _is_instance_method(func) else None
         if kind != "helper":
-            contexts = {params[1].name.value} if len(params) > 1 else set()
+            first = 0 if _is_static(func) else 1  # the context parameter of a loop body or branch
+            contexts = {params[first].name.value} if len(params) > first else set()
         owner = caller if kind == "helper" else None
         scope = Scope(kind, func, actor, frozenset(contexts | _annotated_contexts(func)), frozenset(), self_name, owner, label, func)
         self._method_scopes[key] = scope
@@ -622,9 +625,25 @@ def _decorated_methods(body: Sequence[cst.CSTNode]) -> list[cst.FunctionDef]:
     return found
 
 
-def _takes_self(func: cst.FunctionDef) -> bool:
-    """False for ``@staticmethod``: ``self.f(ctx)`` would pass ``ctx`` as its first parameter."""
-    return not any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in func.decorators)
+def _decorated_with(func: cst.FunctionDef, name: str) -> bool:
+    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == name for d in func.decorators)
+
+
+def _is_static(func: cst.FunctionDef) -> bool:
+    """``@staticmethod``: ``self.f(ctx)`` passes ``ctx`` as its first parameter."""
+    return _decorated_with(func, "staticmethod")
+
+
+def _is_instance_method(func: cst.FunctionDef) -> bool:
+    """Its first parameter is the actor (not ``cls``, not an argument of a ``@staticmethod``)."""
+    return not _is_static(func) and not _decorated_with(func, "classmethod")
+
+
+def _first_bound(func: cst.FunctionDef, on_instance: bool) -> int:
+    """The parameter the first argument of ``self.f(...)`` (or ``Actor.f(...)``) binds."""
+    if _is_static(func):
+        return 0
+    return 1 if on_instance or not _is_instance_method(func) else 0
 
 
 def _surely_leaves(body: cst.BaseSuite) -> bool:
@@ -729,6 +748,8 @@ class _Walker:
             assert isinstance(node, cst.Lambda)
             self.lambdas.append(node)
             return False
+        elif kind is cst.Lambda and self._returned(node):
+            return False  # a function factory's product runs where its caller runs it (often a step)
         elif kind is cst.Lambda and (bound := self._bound_name(node)) is not None:
             # `fn = lambda: ...` is a nested function by another name: it may be passed to a step
             # or a loop later on, so it is classified and walked after the body, like a `def`
@@ -759,6 +780,11 @@ class _Walker:
         return True
 
     # -- helpers -----------------------------------------------------------------------------
+    def _returned(self, node: cst.CSTNode) -> bool:
+        """``node`` is the whole value of a ``return``."""
+        parent = self.stack[-1] if self.stack else None
+        return isinstance(parent, cst.Return) and parent.value is node
+
     def _bound_name(self, node: cst.CSTNode) -> str | None:
         """``fn`` when ``node`` is the whole value of ``fn = <node>`` (or ``fn: T = <node>``)."""
         assign = self.stack[-1] if self.stack else None
@@ -833,6 +859,8 @@ class _Walker:
         if isinstance(parent, cst.Attribute) and parent.attr is node:
             return
         if isinstance(parent, cst.Arg) and parent.keyword is node:
+            return
+        if self._returned(node):  # `return apply`: see `on_visit` on a returned lambda
             return
         local = self._local(node.value)
         if local is not None:
@@ -1012,34 +1040,43 @@ class _Walker:
         passed = [(i, a) for i, a in enumerate(node.args) if a.star == "" and isinstance(a.value, cst.Name) and a.value.value in visible]
         actors = [(i, a) for i, a in enumerate(node.args) if a.star == "" and self._is_self(a.value)]
         func = node.func
+        if isinstance(func, cst.Attribute):
+            self._method_call(node, func, passed, actors)
+            return
         if not passed and not actors:
             self._follow_local(node)
             return
-        target: AnyFunction | None = None
-        method = False
-        if isinstance(func, cst.Attribute) and self._is_self(func.value) and func.attr.value in self.scope.actor.plain_methods:
-            target = self.scope.actor.methods.get(func.attr.value)
-            method = True
-        elif isinstance(func, cst.Name):
-            target = self.lookup(func.value)
+        target = self.lookup(func.value) if isinstance(func, cst.Name) else None
         if target is None:
             return
-        contexts = _bound_params(target, passed, method)
-        actor_params = _bound_params(target, actors, method)
+        contexts = _bound_params(target, passed, 0)
+        actor_params = _bound_params(target, actors, 0)
         if not contexts and not actor_params:
             if not passed:  # `inner(self)` with `def inner(*args)`: still a nested function called here
                 self._follow_local(node)
             return
         helper: Scope | None = None
-        if method:
-            assert isinstance(func, cst.Attribute)
-            helper = self.model._method_scope("helper", self.scope.actor, func.attr.value, self.scope, contexts, None)
-        elif isinstance(func, cst.Name) and self.model.module_defs.get(func.value) is target:
+        if isinstance(func, cst.Name) and self.model.module_defs.get(func.value) is target:
             assert isinstance(target, cst.FunctionDef)
             helper = self.model._module_helper(target, self.scope, contexts)
         else:
             helper = self._nested_helper(target, contexts)
         self._follow(node, helper, actor_params)
+
+    def _method_call(self, node: cst.Call, func: cst.Attribute, passed: Args, actors: Args) -> None:
+        """``self.f(...)`` or ``Actor.f(self, ...)`` of a method without a ``rivet_dsl`` decorator (also a
+        static or class method) runs in workflow code, with or without a context."""
+        actor = self.scope.actor
+        name = func.attr.value
+        target = actor.methods.get(name)
+        on_instance = self._is_self(func.value)
+        on_class = isinstance(func.value, cst.Name) and func.value.value == actor.name and self._local(actor.name) is None
+        if target is None or name not in actor.plain_methods or not (on_instance or on_class):
+            return
+        first = _first_bound(target, on_instance)
+        contexts = _bound_params(target, passed, first)
+        helper = self.model._method_scope("helper", actor, name, self.scope, contexts, None)
+        self._follow(node, helper, _bound_params(target, actors, first))
 
     def _follow_local(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name):
@@ -1075,10 +1112,11 @@ class _Walker:
         return None
 
 
-def _bound_params(target: AnyFunction, args: Sequence[tuple[int, cst.Arg]], method: bool) -> set[str]:
-    """The parameters of ``target`` that the arguments at these positions (or keywords) bind."""
+def _bound_params(target: AnyFunction, args: Args, first: int) -> set[str]:
+    """The parameters of ``target`` that the arguments at these positions (or keywords) bind, the
+    first positional argument binding parameter ``first`` (1 for ``self.f(...)``)."""
     params = _params(target)
-    positional = params[1:] if method else params
+    positional = params[first:]
     keywords = {p.name.value for p in [*params, *target.params.kwonly_params]}
     bound: set[str] = set()
     for index, arg in args:

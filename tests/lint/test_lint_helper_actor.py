@@ -105,3 +105,79 @@ def test_a_parameter_bound_to_something_else_is_not_the_actor() -> None:
             def peer(self) -> "Counter": ...
         """
     ) == []
+
+
+def test_actor_methods_called_without_a_context_are_workflow_code() -> None:
+    # a plain method (no context argument), a static method given `self` through the instance or
+    # the class, a plain method called on the class, and a class method: each body runs in
+    # workflow code, so its state access is reported once per method
+    assert found(
+        """
+        class Counter(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                if self.ready():
+                    self.static_bump(self)
+                    Counter.static_bump(self)
+                    Counter.unbound(self, 1)
+                    self.with_class(self)
+
+            def ready(self) -> bool:
+                return self.state.count > 0
+
+            @staticmethod
+            def static_bump(actor: "Counter") -> None:
+                actor.state.count += 1
+
+            def unbound(self, value: int) -> None:
+                self.state.count = value
+
+            @classmethod
+            def with_class(cls, actor: "Counter") -> None:
+                actor.conns.clear()
+        """
+    ) == [(14, "RVT010"), (18, "RVT010"), (21, "RVT010"), (25, "RVT010")]
+
+
+def test_a_static_method_given_the_context_makes_entries_with_it() -> None:
+    # `self.pause(ctx)` of a static method binds `ctx` to its first parameter: the unawaited
+    # sleep is reported (it was not followed at all), and `ctx` there is no actor
+    violations = lint_source(
+        HEADER
+        + textwrap.dedent(
+            """
+            class Counter(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    await self.pause(ctx)
+
+                @staticmethod
+                async def pause(ctx: WorkflowContext) -> None:
+                    ctx.sleep("nap", 1)
+            """
+        )
+    )
+    assert [(v.line, v.code) for v in violations] == [(11, "RVT011")]
+
+
+def test_a_function_a_helper_returns_is_not_run_by_the_helper() -> None:
+    # `self.adder(2)` runs in workflow code, but the function it returns is step code here: its
+    # state access is fine; the clock read in the factory itself is not
+    assert found(
+        """
+        class Counter(Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                await ctx.step("add", self.adder(2))
+                await ctx.step("lambda", self.reader())
+
+            def adder(self, n: int):
+                def apply() -> None:
+                    self.state.count += n + time.time()
+                return apply
+
+            def reader(self):
+                time.time()
+                return lambda: self.state.count
+        """
+    ) == [(16, "RVT003")]
