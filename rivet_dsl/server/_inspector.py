@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import itertools
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,34 @@ class _Forbidden(RivetError):
     default_group = "auth"
     default_code = "forbidden"
     default_status = 403
+
+
+#: Timestamps of the workflow history, in the engine's seconds; RivetKit's workflow engine gives
+#: them in epoch milliseconds (``Date.now()``: ``EntryMetadata.createdAt`` etc., a sleep's
+#: ``deadline``; ``workflow-engine/src/types.ts``), as the inspector's ``createdAtMs`` does.
+_METADATA_TIMES = ("lastAttemptAt", "createdAt", "completedAt")
+
+
+def _ms(seconds: Any) -> Any:
+    """Epoch seconds as integer milliseconds (``None``, and a deadline that never comes, stay as
+    they are: JSON has no infinity, and ``int()`` refuses it)."""
+    if seconds is None or not math.isfinite(seconds):
+        return seconds
+    return int(seconds * 1000)
+
+
+def history_in_ms(history: dict[str, Any]) -> dict[str, Any]:
+    """The workflow history with every timestamp in milliseconds, as RivetKit's inspector."""
+    for metadata in history["entryMetadata"].values():
+        for field in _METADATA_TIMES:
+            metadata[field] = _ms(metadata[field])
+    for entry in history["entries"]:
+        data = entry["data"]
+        if "deadline" in data:  # sleep, and a message wait with a timeout
+            data["deadline"] = _ms(data["deadline"])
+        for message in data.get("messages", ()):
+            message["createdAt"] = _ms(message["createdAt"])
+    return history
 
 
 def inspector_routes(server: RivetServer) -> list[Route]:
@@ -103,7 +132,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
     async def history_of(actor: LiveActor) -> Any:
         if not workflow_enabled(actor):
             return None
-        return to_builtins(await workflows.workflow_history(runtime, actor.actor_id))
+        return history_in_ms(to_builtins(await workflows.workflow_history(runtime, actor.actor_id)))
 
     @route("/summary", ["GET"])
     async def summary(request: Request, actor: LiveActor) -> Any:

@@ -198,6 +198,18 @@ class WfCounter(Actor[WfState], name="wfCounter"):
         return self.state
 
 
+class Sleeper(Actor[None], name="sleeper"):
+    """A workflow that takes one step, then sleeps for an hour (a sleep entry with a deadline)."""
+
+    def mark(self) -> str:
+        return "marked"
+
+    @workflow
+    async def main(self, ctx: WorkflowContext) -> None:
+        await ctx.step("mark", self.mark)
+        await ctx.sleep("nap", 3600)
+
+
 class Packet(msgspec.Struct):
     label: str
     data: bytes
@@ -232,4 +244,4 @@ class Binary(Actor[BinaryState], name="binary"):
         return self.state.last
 
 
-registry = setup(Counter, Guarded, RequestResponse, Audit, WfCounter, Binary)
+registry = setup(Counter, Guarded, RequestResponse, Audit, WfCounter, Binary, Sleeper)

@@ -45,7 +45,7 @@ def assert_error(response: httpx.Response, status: int, group: str, code: str) -
 def test_metadata_and_health(http: httpx.Client) -> None:
     meta = http.get("/metadata", params={"namespace": "default"}).json()
     assert meta["runtime"] == "engine" and meta["version"] == "2.3.19"
-    assert set(meta["actorNames"]) == {"counter", "guarded", "requestResponseActor", "audit", "wfCounter", "binary"}
+    assert set(meta["actorNames"]) == {"counter", "guarded", "requestResponseActor", "audit", "wfCounter", "binary", "sleeper"}
     assert http.get("/health").json()["status"] == "ok"
 
 
