@@ -405,3 +405,25 @@ class EntryInProgressError(WorkflowError):
             "Did you forget to await the previous step/loop/sleep?",
             metadata={"path": path},
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Connection errors
+
+
+class ConnHookTimedOutError(RivetError):
+    """A connection hook (``on_before_connect``, ``create_conn_state``, ``on_connect``) ran
+    longer than its limit (Rivet's ``onBeforeConnectTimeout`` and friends, 5 s): it was
+    cancelled and the connection refused."""
+
+    default_group = "actor"
+    default_code = "conn_hook_timed_out"
+    default_status = 408
+
+    def __init__(self, hook: str, timeout: float) -> None:
+        super().__init__(
+            f"Connection hook {hook} timed out after {timeout}s", metadata={"hook": hook, "timeout": timeout}
+        )
+
+
+__all__ += ["ConnHookTimedOutError"]

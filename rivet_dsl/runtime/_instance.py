@@ -23,6 +23,7 @@ from .._errors import (
     ActionTimedOutError,
     ActorAbortedError,
     ActorNotFoundError,
+    ConnHookTimedOutError,
     InternalError,
     RivetError,
     StorageError,
@@ -49,6 +50,11 @@ _log = logging.getLogger("rivet_dsl.actor")
 current_conn: ContextVar[Conn | None] = ContextVar("rivet_current_conn", default=None)
 
 _EMPTY_CONNS: Mapping[str, Conn] = MappingProxyType({})
+
+#: Seconds each connection hook (``on_before_connect``, ``create_conn_state``, ``on_connect``)
+#: may run before it is cancelled and the connection refused with ``actor/conn_hook_timed_out``
+#: (Rivet's ``onBeforeConnectTimeout``, ``createConnStateTimeout`` and ``onConnectTimeout``).
+CONN_HOOK_TIMEOUT = 5.0
 
 
 #: The actor whose workflow step is running in this context (its user code and what it calls).
@@ -720,9 +726,9 @@ class LiveActor:
         state_before = None if request else self._state_while_stepping()
         try:
             if "on_before_connect" in hooks:
-                await _maybe_await(user.on_before_connect(conn.params))
+                await self._bounded_hook("on_before_connect", user.on_before_connect(conn.params))
             if "create_conn_state" in hooks:
-                conn.state = await _maybe_await(user.create_conn_state(conn.params))
+                conn.state = await self._bounded_hook("create_conn_state", user.create_conn_state(conn.params))
             if self.status is not Status.AWAKE:
                 # The actor began stopping while the hooks ran: it already closed the
                 # connections it had, and would never close this one.
@@ -737,7 +743,7 @@ class LiveActor:
             self._conns[conn.id] = conn
             if "on_connect" in hooks:
                 try:
-                    await _maybe_await(user.on_connect(conn))
+                    await self._bounded_hook("on_connect", user.on_connect(conn))
                 except BaseException:
                     # Rejected: not a connection (it would keep the actor awake for ever).
                     if self._conns is not None:
@@ -775,6 +781,40 @@ class LiveActor:
         conn.closed = True
         if self._request_conns is not None:
             self._request_conns.pop(conn, None)
+
+    async def _bounded_hook(self, hook: str, result: Any) -> Any:
+        """Await what a connection hook returned, for at most :data:`CONN_HOOK_TIMEOUT` on the
+        runtime's clock: a hook that hangs would hold the connection (and its caller) for ever.
+        Past the limit the hook is cancelled and :class:`ConnHookTimedOutError` raised (as
+        ``asyncio.timeout`` does, but on the runtime's clock, so tests can move it)."""
+        if not inspect.isawaitable(result):
+            return result
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        cancelling = task.cancelling()
+        clock = self.runtime.clock
+        timer = clock.call_at(clock.now() + CONN_HOOK_TIMEOUT, expire)
+        try:
+            value = await result
+        except asyncio.CancelledError:
+            # Only our own cancellation becomes the timeout; any other (the caller went away)
+            # goes on as a cancellation.
+            if expired and task.uncancel() <= cancelling:
+                raise ConnHookTimedOutError(hook, CONN_HOOK_TIMEOUT) from None
+            raise
+        finally:
+            timer.cancel()
+        if expired:  # the hook swallowed the cancellation: past its limit all the same
+            task.uncancel()
+            raise ConnHookTimedOutError(hook, CONN_HOOK_TIMEOUT)
+        return value
 
     async def disconnect(self, conn: Conn, *, request: bool = False) -> None:
         """Close ``conn`` (``on_disconnect`` runs). What the hook changes of a ``request``
