@@ -74,6 +74,27 @@ def history_in_ms(history: dict[str, Any]) -> dict[str, Any]:
     return history
 
 
+def check_recoverable(actor: LiveActor) -> None:
+    """Refuse (409 ``workflow/not_failed``) to recover a workflow that is still going.
+
+    Only a failed workflow can be recovered. One that waits (for a message, a timer, a step's
+    retry) or runs has nothing to recover; the engine's own refusal (``actor/workflow_in_flight``,
+    "wait until it is waiting, completed or failed") told a waiting workflow's caller to wait
+    for what it already was. (A completed one is left to ``recover``, which does nothing.)
+    """
+    engine = actor.workflow
+    if engine is None or engine.done:
+        return
+    state = engine.status  # "waiting" or "running" while not done
+    raise WireError(
+        f"Workflow is {state}, not failed: only a failed workflow can be recovered",
+        group="workflow",
+        code="not_failed",
+        status=409,
+        metadata={"state": state},
+    )
+
+
 def inspector_routes(server: RivetServer) -> list[Route]:
     runtime = server.runtime
     config = server.config
@@ -257,6 +278,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
     async def workflow_recover(request: Request, actor: LiveActor) -> Any:
         if not workflow_enabled(actor):
             raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
+        check_recoverable(actor)
         await workflows.recover(runtime, actor.actor_id)
         return {"history": await history_of(actor), "isWorkflowEnabled": True}
 

@@ -98,11 +98,14 @@ def test_workflow_history_replay_recover(http: httpx.Client) -> None:
     assert any(e["kind"] == "step" for e in entries) and any(e["kind"] == "loop" for e in entries)
     summary = http.get(f"{base}/summary").json()
     assert summary["isWorkflowEnabled"] is True and summary["workflowHistory"]["entries"]
-    # The workflow is still running its loop (not failed or completed): recover is a 409.
+    # The workflow waits for the next message in its loop (not failed): recover is a 409 that
+    # says so (it said "in flight; wait until it is waiting", which it already was).
     recovered = http.post(f"{base}/workflow/recover")
     assert recovered.status_code == 409, recovered.text
-    assert recovered.json()["code"] == "workflow_in_flight"
-    assert recovered.headers["x-rivet-error"] == "actor.workflow_in_flight"
+    assert recovered.headers["x-rivet-error"] == "workflow.not_failed"
+    body = recovered.json()
+    assert (body["group"], body["code"], body["metadata"]) == ("workflow", "not_failed", {"state": "waiting"})
+    assert body["message"] == "Workflow is waiting, not failed: only a failed workflow can be recovered"
     missing = http.post(f"{base}/workflow/replay", json={"entryId": "999999"})
     assert missing.status_code == 404 and missing.json()["code"] == "step_not_found"
     replayed = http.post(f"{base}/workflow/replay", json={})
