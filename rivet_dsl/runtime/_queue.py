@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import msgspec
 
@@ -29,12 +30,19 @@ from ..client._types import QueueSendResult
 from ..storage import QueueRow
 from ._codec import decoder_for, encode, to_builtins, validate, validate_encoded
 
+if sys.version_info >= (3, 13):
+    from typing import TypeVar as TypeVarWithDefault
+else:  # PEP 696 defaults (typing_extensions comes with anyio on these versions)
+    from typing_extensions import TypeVar as TypeVarWithDefault
+
 if TYPE_CHECKING:
     from ._instance import LiveActor
 
 __all__ = ["SEQ_KEY", "SEQ_RESERVATION", "ActorQueue", "QueueMessage", "QueueSendResult", "queue_names", "reserved_seq"]
 
 T = TypeVar("T")
+#: A message's response type (what ``complete`` takes); ``QueueMessage[T]`` leaves it ``Any``.
+R = TypeVarWithDefault("R", default=Any)
 
 #: The actor's key-value entry that keeps message ids unique for the actor's whole life: the
 #: highest id that may have been given out (8 bytes, big-endian). The stored messages alone
@@ -56,8 +64,14 @@ def reserved_seq(entries: list[tuple[bytes, bytes]]) -> int:
     return 0
 
 
-class QueueMessage(Generic[T]):
-    """A received message. ``complete(response)`` answers a completable one."""
+class QueueMessage(Generic[T, R]):
+    """A received message. ``complete(response)`` answers a completable one.
+
+    ``T`` is the body type and ``R`` the response type the queue declares: a workflow receive
+    with ``names=[self.requests]`` (``@queue def requests(self, body: Request) -> Doubled``)
+    gives ``QueueMessage[Request, Doubled]``, whose ``complete`` takes a ``Doubled``. A queue
+    that answers nothing (``-> None``), or an untyped ``QueueMessage[T]``, may be completed
+    without a response."""
 
     __slots__ = ("_completer", "_completed", "body", "created_at", "id", "name")
 
@@ -85,6 +99,12 @@ class QueueMessage(Generic[T]):
     def completed(self) -> bool:
         """Whether ``complete()`` was called (always true for non-completable messages)."""
         return self._completed
+
+    @overload
+    async def complete(self: QueueMessage[Any, None], response: None = None) -> None: ...
+
+    @overload
+    async def complete(self, response: R) -> None: ...
 
     async def complete(self, response: Any = None) -> None:
         """Answer the message: the sender's ``send(..., wait=True)`` returns ``response``."""

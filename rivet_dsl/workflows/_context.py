@@ -51,12 +51,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
 B = TypeVar("B")
+BR = TypeVar("BR")
 Ts = TypeVarTuple("Ts")
 
 if TYPE_CHECKING:
-    #: The queues ``names=`` may give when their messages' body type is to be known: one ref
-    #: (``self.jobs``) or declaration (``MyActor.jobs``), or a sequence of them.
-    _TypedNames = QueueRef[B, Any] | QueueDeclaration[B, Any] | Sequence[QueueRef[B, Any] | QueueDeclaration[B, Any]]
+    #: The queues ``names=`` may give when their messages' body and response types are to be
+    #: known: one ref (``self.jobs``) or declaration (``MyActor.jobs``), or a sequence of them.
+    _TypedNames = (
+        QueueRef[B, BR] | QueueDeclaration[B, BR] | Sequence[QueueRef[B, BR] | QueueDeclaration[B, BR]]
+    )
 
 _UNSET: Any = object()
 _CONTROL = (HistoryDivergedError, EntryInProgressError, RollbackStop, RollbackCheckpointError)
@@ -154,13 +157,13 @@ class WorkflowQueue:
 
     @overload
     def next(
-        self, name: str, *, names: _TypedNames[B], timeout: None = None, completable: bool = False
-    ) -> Awaitable[QueueMessage[B]]: ...
+        self, name: str, *, names: _TypedNames[B, BR], timeout: None = None, completable: bool = False
+    ) -> Awaitable[QueueMessage[B, BR]]: ...
 
     @overload
     def next(
-        self, name: str, *, names: _TypedNames[B], timeout: float, completable: bool = False
-    ) -> Awaitable[QueueMessage[B] | None]: ...
+        self, name: str, *, names: _TypedNames[B, BR], timeout: float, completable: bool = False
+    ) -> Awaitable[QueueMessage[B, BR] | None]: ...
 
     @overload
     def next(
@@ -185,11 +188,11 @@ class WorkflowQueue:
         self,
         name: str,
         *,
-        names: _TypedNames[B],
+        names: _TypedNames[B, BR],
         count: int,
         timeout: float | None = None,
         completable: bool = False,
-    ) -> Awaitable[list[QueueMessage[B]]]: ...
+    ) -> Awaitable[list[QueueMessage[B, BR]]]: ...
 
     @overload
     def next_batch(

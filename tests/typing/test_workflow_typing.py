@@ -90,3 +90,12 @@ def test_queue_names_take_one_ref(mypy_errors: dict[str, dict[int, list[str]]]) 
 @pytest.mark.slow
 def test_loop_break_and_continue(mypy_errors: dict[str, dict[int, list[str]]]) -> None:
     _check(mypy_errors, "loops.py")
+
+
+@pytest.mark.slow
+def test_queue_message_complete_takes_the_declared_response(mypy_errors: dict[str, dict[int, list[str]]]) -> None:
+    _check(mypy_errors, "queue_responses.py")
+    # Refused for the right reason: the response, not something else on the line.
+    messages = [message for line in mypy_errors["queue_responses.py"].values() for message in line]
+    assert all('"complete" of "QueueMessage"' in message for message in messages), messages
+    assert sum('incompatible type "Other"; expected "Doubled"' in message for message in messages) == 2, messages
