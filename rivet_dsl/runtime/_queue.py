@@ -32,7 +32,7 @@ from ._codec import decoder_for, encode, to_builtins, validate, validate_encoded
 
 if sys.version_info >= (3, 13):
     from typing import TypeVar as TypeVarWithDefault
-else:  # PEP 696 defaults (typing_extensions comes with anyio on these versions)
+else:  # PEP 696 defaults (typing_extensions, a dependency on these versions)
     from typing_extensions import TypeVar as TypeVarWithDefault
 
 if TYPE_CHECKING:
