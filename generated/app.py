@@ -634,6 +634,11 @@ _BodyT = TypeVar("_BodyT")
 _ResponseT = TypeVar("_ResponseT")
 
 
+def _encode(value: Any) -> Any:
+    """Structs to wire data; bytes stay bytes (the transport sends them as binary, not base64)."""
+    return msgspec.to_builtins(value, builtin_types=(bytes, bytearray, memoryview))
+
+
 def _decode(value: Any, tp: Any, what: str) -> Any:
     """Convert wire data into the declared type; a wrong shape is a client-side error."""
     try:
@@ -675,7 +680,7 @@ class _Queue(Generic[_BodyT, _ResponseT]):
         With ``wait=True`` it also waits up to ``timeout`` seconds for the actor to complete the
         message and returns ``QueueSendResult(status, response)``; without it, ``None``.
         """
-        result = await self._handle.send(self._name, msgspec.to_builtins(body), wait=wait, timeout=timeout)
+        result = await self._handle.send(self._name, _encode(body), wait=wait, timeout=timeout)
         if not wait:
             return None
         what = f"queue {self._name!r}"
@@ -768,7 +773,7 @@ class ApprovalGateConnection(_ApprovalGateActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -791,7 +796,7 @@ class ApprovalGateHandle(_ApprovalGateActions):
         self.queues = ApprovalGateQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -897,7 +902,7 @@ class BatchDrainerConnection(_BatchDrainerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -920,7 +925,7 @@ class BatchDrainerHandle(_BatchDrainerActions):
         self.queues = BatchDrainerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1036,7 +1041,7 @@ class BillingConnection(_BillingActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -1059,7 +1064,7 @@ class BillingHandle(_BillingActions):
         self.queues = BillingQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1165,7 +1170,7 @@ class BoundedDrainConnection(_BoundedDrainActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -1188,7 +1193,7 @@ class BoundedDrainHandle(_BoundedDrainActions):
         self.queues = BoundedDrainQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1294,7 +1299,7 @@ class BugFixerConnection(_BugFixerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -1317,7 +1322,7 @@ class BugFixerHandle(_BugFixerActions):
         self.queues = BugFixerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1446,7 +1451,7 @@ class ChatRoomConnection(_ChatRoomActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -1472,7 +1477,7 @@ class ChatRoomHandle(_ChatRoomActions):
         self.queues = ChatRoomQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1578,7 +1583,7 @@ class CheckoutActorConnection(_CheckoutActorActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -1601,7 +1606,7 @@ class CheckoutActorHandle(_CheckoutActorActions):
         self.queues = CheckoutActorQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1713,7 +1718,7 @@ class CheckoutSagaConnection(_CheckoutSagaActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -1736,7 +1741,7 @@ class CheckoutSagaHandle(_CheckoutSagaActions):
         self.queues = CheckoutSagaQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1842,7 +1847,7 @@ class CheckpointFriendlyConnection(_CheckpointFriendlyActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -1865,7 +1870,7 @@ class CheckpointFriendlyHandle(_CheckpointFriendlyActions):
         self.queues = CheckpointFriendlyQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -1983,7 +1988,7 @@ class ChildWorkerConnection(_ChildWorkerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2006,7 +2011,7 @@ class ChildWorkerHandle(_ChildWorkerActions):
         self.queues = ChildWorkerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -2112,7 +2117,7 @@ class CodeReviewerConnection(_CodeReviewerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2135,7 +2140,7 @@ class CodeReviewerHandle(_CodeReviewerActions):
         self.queues = CodeReviewerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -2241,7 +2246,7 @@ class ControlLoopConnection(_ControlLoopActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2264,7 +2269,7 @@ class ControlLoopHandle(_ControlLoopActions):
         self.queues = ControlLoopQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -2376,7 +2381,7 @@ class CounterConnection(_CounterActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2402,7 +2407,7 @@ class CounterHandle(_CounterActions):
         self.queues = CounterQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -2508,7 +2513,7 @@ class CounterWorkerConnection(_CounterWorkerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2531,7 +2536,7 @@ class CounterWorkerHandle(_CounterWorkerActions):
         self.queues = CounterWorkerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -2647,7 +2652,7 @@ class CronConnection(_CronActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2670,7 +2675,7 @@ class CronHandle(_CronActions):
         self.queues = CronQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -2776,7 +2781,7 @@ class DashboardConnection(_DashboardActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2799,7 +2804,7 @@ class DashboardHandle(_DashboardActions):
         self.queues = DashboardQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -2905,7 +2910,7 @@ class FallbackServiceConnection(_FallbackServiceActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -2928,7 +2933,7 @@ class FallbackServiceHandle(_FallbackServiceActions):
         self.queues = FallbackServiceQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3046,7 +3051,7 @@ class FanInOutConnection(_FanInOutActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -3069,7 +3074,7 @@ class FanInOutHandle(_FanInOutActions):
         self.queues = FanInOutQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3185,7 +3190,7 @@ class InventoryConnection(_InventoryActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -3208,7 +3213,7 @@ class InventoryHandle(_InventoryActions):
         self.queues = InventoryQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3314,7 +3319,7 @@ class InvoiceConnection(_InvoiceActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -3337,7 +3342,7 @@ class InvoiceHandle(_InvoiceActions):
         self.queues = InvoiceQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3443,7 +3448,7 @@ class OrchestratorConnection(_OrchestratorActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -3466,7 +3471,7 @@ class OrchestratorHandle(_OrchestratorActions):
         self.queues = OrchestratorQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3572,7 +3577,7 @@ class PollBackoffConnection(_PollBackoffActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -3595,7 +3600,7 @@ class PollBackoffHandle(_PollBackoffActions):
         self.queues = PollBackoffQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3701,7 +3706,7 @@ class PrimaryServiceConnection(_PrimaryServiceActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -3724,7 +3729,7 @@ class PrimaryServiceHandle(_PrimaryServiceActions):
         self.queues = PrimaryServiceQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3842,7 +3847,7 @@ class ProgressActorConnection(_ProgressActorActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -3865,7 +3870,7 @@ class ProgressActorHandle(_ProgressActorActions):
         self.queues = ProgressActorQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -3977,7 +3982,7 @@ class QueueWorkerConnection(_QueueWorkerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4000,7 +4005,7 @@ class QueueWorkerHandle(_QueueWorkerActions):
         self.queues = QueueWorkerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -4132,7 +4137,7 @@ class ReminderConnection(_ReminderActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4155,7 +4160,7 @@ class ReminderHandle(_ReminderActions):
         self.queues = ReminderQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -4261,7 +4266,7 @@ class RequestResponseConnection(_RequestResponseActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4284,7 +4289,7 @@ class RequestResponseHandle(_RequestResponseActions):
         self.queues = RequestResponseQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -4407,7 +4412,7 @@ class RoomConnection(_RoomActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4433,7 +4438,7 @@ class RoomHandle(_RoomActions):
         self.queues = RoomQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -4545,7 +4550,7 @@ class RoomListConnection(_RoomListActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4571,7 +4576,7 @@ class RoomListHandle(_RoomListActions):
         self.queues = RoomListQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -4677,7 +4682,7 @@ class ScatterGatherConnection(_ScatterGatherActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4700,7 +4705,7 @@ class ScatterGatherHandle(_ScatterGatherActions):
         self.queues = ScatterGatherQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -4813,7 +4818,7 @@ class SetupRunTeardownConnection(_SetupRunTeardownActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4836,7 +4841,7 @@ class SetupRunTeardownHandle(_SetupRunTeardownActions):
         self.queues = SetupRunTeardownQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -4954,7 +4959,7 @@ class ShardConnection(_ShardActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -4977,7 +4982,7 @@ class ShardHandle(_ShardActions):
         self.queues = ShardQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -5083,7 +5088,7 @@ class TimeoutFallbackConnection(_TimeoutFallbackActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -5106,7 +5111,7 @@ class TimeoutFallbackHandle(_TimeoutFallbackActions):
         self.queues = TimeoutFallbackQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -5233,7 +5238,7 @@ class UserProfileConnection(_UserProfileActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -5256,7 +5261,7 @@ class UserProfileHandle(_UserProfileActions):
         self.queues = UserProfileQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -5362,7 +5367,7 @@ class VersionedWorkflowConnection(_VersionedWorkflowActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -5385,7 +5390,7 @@ class VersionedWorkflowHandle(_VersionedWorkflowActions):
         self.queues = VersionedWorkflowQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -5542,7 +5547,7 @@ class VmConnection(_VmActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -5568,7 +5573,7 @@ class VmHandle(_VmActions):
         self.queues = VmQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -5674,7 +5679,7 @@ class WorkerConnection(_WorkerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -5697,7 +5702,7 @@ class WorkerHandle(_WorkerActions):
         self.queues = WorkerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -5803,7 +5808,7 @@ class WorkflowCoordinatorConnection(_WorkflowCoordinatorActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -5826,7 +5831,7 @@ class WorkflowCoordinatorHandle(_WorkflowCoordinatorActions):
         self.queues = WorkflowCoordinatorQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -5944,7 +5949,7 @@ class WorkflowCounterConnection(_WorkflowCounterActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -5967,7 +5972,7 @@ class WorkflowCounterHandle(_WorkflowCounterActions):
         self.queues = WorkflowCounterQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -6085,7 +6090,7 @@ class WorkflowRaceConnection(_WorkflowRaceActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -6108,7 +6113,7 @@ class WorkflowRaceHandle(_WorkflowRaceActions):
         self.queues = WorkflowRaceQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -6218,7 +6223,7 @@ class WorkflowReminderConnection(_WorkflowReminderActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -6241,7 +6246,7 @@ class WorkflowReminderHandle(_WorkflowReminderActions):
         self.queues = WorkflowReminderQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -6359,7 +6364,7 @@ class WorkflowTimeoutConnection(_WorkflowTimeoutActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -6382,7 +6387,7 @@ class WorkflowTimeoutHandle(_WorkflowTimeoutActions):
         self.queues = WorkflowTimeoutQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""

@@ -88,6 +88,11 @@ _BodyT = TypeVar("_BodyT")
 _ResponseT = TypeVar("_ResponseT")
 
 
+def _encode(value: Any) -> Any:
+    """Structs to wire data; bytes stay bytes (the transport sends them as binary, not base64)."""
+    return msgspec.to_builtins(value, builtin_types=(bytes, bytearray, memoryview))
+
+
 def _decode(value: Any, tp: Any, what: str) -> Any:
     """Convert wire data into the declared type; a wrong shape is a client-side error."""
     try:
@@ -129,7 +134,7 @@ class _Queue(Generic[_BodyT, _ResponseT]):
         With ``wait=True`` it also waits up to ``timeout`` seconds for the actor to complete the
         message and returns ``QueueSendResult(status, response)``; without it, ``None``.
         """
-        result = await self._handle.send(self._name, msgspec.to_builtins(body), wait=wait, timeout=timeout)
+        result = await self._handle.send(self._name, _encode(body), wait=wait, timeout=timeout)
         if not wait:
             return None
         what = f"queue {self._name!r}"
@@ -222,7 +227,7 @@ class BugFixerConnection(_BugFixerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -245,7 +250,7 @@ class BugFixerHandle(_BugFixerActions):
         self.queues = BugFixerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -351,7 +356,7 @@ class CodeReviewerConnection(_CodeReviewerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -374,7 +379,7 @@ class CodeReviewerHandle(_CodeReviewerActions):
         self.queues = CodeReviewerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -519,7 +524,7 @@ class VmConnection(_VmActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -545,7 +550,7 @@ class VmHandle(_VmActions):
         self.queues = VmQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""

@@ -50,6 +50,11 @@ _BodyT = TypeVar("_BodyT")
 _ResponseT = TypeVar("_ResponseT")
 
 
+def _encode(value: Any) -> Any:
+    """Structs to wire data; bytes stay bytes (the transport sends them as binary, not base64)."""
+    return msgspec.to_builtins(value, builtin_types=(bytes, bytearray, memoryview))
+
+
 def _decode(value: Any, tp: Any, what: str) -> Any:
     """Convert wire data into the declared type; a wrong shape is a client-side error."""
     try:
@@ -91,7 +96,7 @@ class _Queue(Generic[_BodyT, _ResponseT]):
         With ``wait=True`` it also waits up to ``timeout`` seconds for the actor to complete the
         message and returns ``QueueSendResult(status, response)``; without it, ``None``.
         """
-        result = await self._handle.send(self._name, msgspec.to_builtins(body), wait=wait, timeout=timeout)
+        result = await self._handle.send(self._name, _encode(body), wait=wait, timeout=timeout)
         if not wait:
             return None
         what = f"queue {self._name!r}"
@@ -184,7 +189,7 @@ class ChildWorkerConnection(_ChildWorkerActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -207,7 +212,7 @@ class ChildWorkerHandle(_ChildWorkerActions):
         self.queues = ChildWorkerQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -313,7 +318,7 @@ class OrchestratorConnection(_OrchestratorActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -336,7 +341,7 @@ class OrchestratorHandle(_OrchestratorActions):
         self.queues = OrchestratorQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""

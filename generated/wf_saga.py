@@ -62,6 +62,11 @@ _BodyT = TypeVar("_BodyT")
 _ResponseT = TypeVar("_ResponseT")
 
 
+def _encode(value: Any) -> Any:
+    """Structs to wire data; bytes stay bytes (the transport sends them as binary, not base64)."""
+    return msgspec.to_builtins(value, builtin_types=(bytes, bytearray, memoryview))
+
+
 def _decode(value: Any, tp: Any, what: str) -> Any:
     """Convert wire data into the declared type; a wrong shape is a client-side error."""
     try:
@@ -103,7 +108,7 @@ class _Queue(Generic[_BodyT, _ResponseT]):
         With ``wait=True`` it also waits up to ``timeout`` seconds for the actor to complete the
         message and returns ``QueueSendResult(status, response)``; without it, ``None``.
         """
-        result = await self._handle.send(self._name, msgspec.to_builtins(body), wait=wait, timeout=timeout)
+        result = await self._handle.send(self._name, _encode(body), wait=wait, timeout=timeout)
         if not wait:
             return None
         what = f"queue {self._name!r}"
@@ -206,7 +211,7 @@ class BillingConnection(_BillingActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -229,7 +234,7 @@ class BillingHandle(_BillingActions):
         self.queues = BillingQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -335,7 +340,7 @@ class CheckoutSagaConnection(_CheckoutSagaActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -358,7 +363,7 @@ class CheckoutSagaHandle(_CheckoutSagaActions):
         self.queues = CheckoutSagaQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""
@@ -474,7 +479,7 @@ class InventoryConnection(_InventoryActions):
         await self.raw.close()
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     @property
     def actor_id(self) -> str:
@@ -497,7 +502,7 @@ class InventoryHandle(_InventoryActions):
         self.queues = InventoryQueues(raw)
 
     async def _call(self, name: str, args: list[Any]) -> Any:
-        return await self.raw.action(name, *msgspec.to_builtins(args))
+        return await self.raw.action(name, *_encode(args))
 
     async def resolve(self) -> str:
         """The actor id (creating the actor first for ``get_or_create`` handles)."""

@@ -50,6 +50,13 @@ async def test_actions_with_types_defaults_and_keywords(generated_module: Module
         assert tree.children[0].children[0] == g.Category("level-1")
 
 
+async def test_bytes_arguments_travel_as_bytes(generated_module: ModuleType) -> None:
+    g: Any = generated_module
+    async with TestEnvironment(shop.registry) as env:
+        inventory = g.Client(env.client).inventory.get_or_create("blobs")
+        assert await inventory.blob_kind(b"\x00\xff") == "bytes"
+
+
 async def test_queues_typed_responses(generated_module: ModuleType) -> None:
     g: Any = generated_module
     async with TestEnvironment(shop.registry) as env:
