@@ -16,6 +16,7 @@ from ._errors import ActionTimedOutError as ActionTimedOutError
 from ._errors import ActorAbortedError as ActorAbortedError
 from ._errors import ActorAlreadyExistsError as ActorAlreadyExistsError
 from ._errors import ActorNotFoundError as ActorNotFoundError
+from ._errors import ConnHookTimedOutError as ConnHookTimedOutError
 from ._errors import CriticalError as CriticalError
 from ._errors import DefinitionError as DefinitionError
 from ._errors import EntryInProgressError as EntryInProgressError
@@ -64,6 +65,7 @@ __all__ = [
     "ActorAlreadyExistsError",
     "ActorNotFoundError",
     "Conn",
+    "ConnHookTimedOutError",
     "CriticalError",
     "DefinitionError",
     "EntryInProgressError",

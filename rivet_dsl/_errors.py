@@ -14,6 +14,7 @@ escapes actor code is masked as ``internal_error`` before it leaves the runtime.
     ├── ActionTimedOutError      actor/action_timed_out
     ├── ActorAbortedError        actor/aborted (the actor is stopping)
     ├── ConnParamsTooLongError   actor/conn_params_too_long (over 4 KiB)
+    ├── ConnHookTimedOutError    actor/conn_hook_timed_out (a connection hook past its limit)
     ├── InvalidArgumentsError    request/invalid_arguments (wrong types, bad body)
     ├── InternalError            rivetkit/internal_error (the masked form of everything else)
     ├── QueueError               queue/*
@@ -41,6 +42,7 @@ __all__ = [
     "ActorAbortedError",
     "ActorAlreadyExistsError",
     "ActorNotFoundError",
+    "ConnHookTimedOutError",
     "ConnParamsTooLongError",
     "CriticalError",
     "DatabaseInUseError",
@@ -425,5 +427,3 @@ class ConnHookTimedOutError(RivetError):
             f"Connection hook {hook} timed out after {timeout}s", metadata={"hook": hook, "timeout": timeout}
         )
 
-
-__all__ += ["ConnHookTimedOutError"]

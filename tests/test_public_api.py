@@ -14,6 +14,7 @@ EXPECTED_EXPORTS = [
     "ActorAlreadyExistsError",
     "ActorNotFoundError",
     "Conn",
+    "ConnHookTimedOutError",
     "CriticalError",
     "DefinitionError",
     "EntryInProgressError",

@@ -30,7 +30,7 @@ class Actor(Generic[StateT]):
     Class options go in the class statement, all optional::
 
         class Chat(Actor[ChatState], name="chat", sleep_timeout=30.0, action_timeout=60.0,
-                   max_queue_size=1000, max_queue_message_size=65536, icon="💬"):
+                   conn_hook_timeout=5.0, max_queue_size=1000, max_queue_message_size=65536, icon="💬"):
             ...
 
     The class is validated when it is created: every problem is collected and raised as one
@@ -49,6 +49,7 @@ class Actor(Generic[StateT]):
         name: str | None = None,
         sleep_timeout: float = _UNSET,
         action_timeout: float = _UNSET,
+        conn_hook_timeout: float = _UNSET,
         max_queue_size: int = _UNSET,
         max_queue_message_size: int = _UNSET,
         icon: str | None = _UNSET,
@@ -64,6 +65,7 @@ class Actor(Generic[StateT]):
         options = ActorOptions(
             sleep_timeout=base.sleep_timeout if sleep_timeout is _UNSET else float(sleep_timeout),
             action_timeout=base.action_timeout if action_timeout is _UNSET else float(action_timeout),
+            conn_hook_timeout=base.conn_hook_timeout if conn_hook_timeout is _UNSET else float(conn_hook_timeout),
             max_queue_size=base.max_queue_size if max_queue_size is _UNSET else max_queue_size,
             max_queue_message_size=(
                 base.max_queue_message_size if max_queue_message_size is _UNSET else max_queue_message_size

@@ -55,6 +55,8 @@ class ActorOptions:
 
     sleep_timeout: float = 30.0
     action_timeout: float = 60.0
+    #: Limit of each connection hook (Rivet's onBeforeConnectTimeout / onConnectTimeout).
+    conn_hook_timeout: float = 5.0
     max_queue_size: int = 1000
     max_queue_message_size: int = 65536
     icon: str | None = None
@@ -303,6 +305,8 @@ def build_definition(cls: type, name: str | None, options: ActorOptions) -> Acto
         problems.append("sleep_timeout must be positive")
     if options.action_timeout <= 0:
         problems.append("action_timeout must be positive")
+    if not options.conn_hook_timeout > 0:
+        problems.append("conn_hook_timeout must be positive")
     if options.max_queue_size < 1:
         problems.append("max_queue_size must be at least 1")
     if options.max_queue_message_size < 1:

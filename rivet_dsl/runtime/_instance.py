@@ -51,12 +51,6 @@ current_conn: ContextVar[Conn | None] = ContextVar("rivet_current_conn", default
 
 _EMPTY_CONNS: Mapping[str, Conn] = MappingProxyType({})
 
-#: Seconds each connection hook (``on_before_connect``, ``create_conn_state``, ``on_connect``)
-#: may run before it is cancelled and the connection refused with ``actor/conn_hook_timed_out``
-#: (Rivet's ``onBeforeConnectTimeout``, ``createConnStateTimeout`` and ``onConnectTimeout``).
-CONN_HOOK_TIMEOUT = 5.0
-
-
 #: The actor whose workflow step is running in this context (its user code and what it calls).
 _step_of: ContextVar[LiveActor | None] = ContextVar("rivet_step_of", default=None)
 
@@ -783,8 +777,8 @@ class LiveActor:
             self._request_conns.pop(conn, None)
 
     async def _bounded_hook(self, hook: str, result: Any) -> Any:
-        """Await what a connection hook returned, for at most :data:`CONN_HOOK_TIMEOUT` on the
-        runtime's clock: a hook that hangs would hold the connection (and its caller) for ever.
+        """Await what a connection hook returned, for at most the actor's ``conn_hook_timeout`` on
+        the runtime's clock: a hook that hangs would hold the connection (and its caller) for ever.
         Past the limit the hook is cancelled and :class:`ConnHookTimedOutError` raised (as
         ``asyncio.timeout`` does, but on the runtime's clock, so tests can move it)."""
         if not inspect.isawaitable(result):
@@ -800,20 +794,21 @@ class LiveActor:
 
         cancelling = task.cancelling()
         clock = self.runtime.clock
-        timer = clock.call_at(clock.now() + CONN_HOOK_TIMEOUT, expire)
+        limit = self.definition.options.conn_hook_timeout
+        timer = clock.call_at(clock.now() + limit, expire)
         try:
             value = await result
         except asyncio.CancelledError:
             # Only our own cancellation becomes the timeout; any other (the caller went away)
             # goes on as a cancellation.
             if expired and task.uncancel() <= cancelling:
-                raise ConnHookTimedOutError(hook, CONN_HOOK_TIMEOUT) from None
+                raise ConnHookTimedOutError(hook, limit) from None
             raise
         finally:
             timer.cancel()
         if expired:  # the hook swallowed the cancellation: past its limit all the same
             task.uncancel()
-            raise ConnHookTimedOutError(hook, CONN_HOOK_TIMEOUT)
+            raise ConnHookTimedOutError(hook, limit)
         return value
 
     async def disconnect(self, conn: Conn, *, request: bool = False) -> None:

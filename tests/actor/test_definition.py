@@ -152,12 +152,13 @@ def test_state_must_be_constructible_or_create_state_given() -> None:
 def test_unparameterized_actor_and_bad_options_are_rejected() -> None:
     with pytest.raises(DefinitionError) as info:
 
-        class Plain(Actor, sleep_timeout=0, max_queue_size=0):  # type: ignore[type-arg]
+        class Plain(Actor, sleep_timeout=0, max_queue_size=0, conn_hook_timeout=float("nan")):  # type: ignore[type-arg]
             pass
 
     problems = info.value.problems
     assert any("Actor[StateType]" in p for p in problems)
     assert any("sleep_timeout" in p for p in problems)
+    assert any("conn_hook_timeout" in p for p in problems)
     assert any("max_queue_size" in p for p in problems)
 
 

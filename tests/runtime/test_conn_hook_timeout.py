@@ -17,7 +17,7 @@ import pytest
 from rivet_dsl import Actor, action, setup
 from rivet_dsl._errors import ConnHookTimedOutError
 from rivet_dsl.client import ActorError
-from rivet_dsl.runtime._instance import CONN_HOOK_TIMEOUT
+from rivet_dsl.actor._definition import ActorOptions
 from rivet_dsl.testing import MockClock, TestEnvironment
 
 HOOKS = ("on_before_connect", "create_conn_state", "on_connect")
@@ -47,7 +47,7 @@ async def _held(hook: str, params: Any) -> None:
     ENDINGS[hook] = "finished"
 
 
-class Hooked(Actor[Nothing], sleep_timeout=10.0):
+class Hooked(Actor[Nothing], sleep_timeout=10.0, conn_hook_timeout=2.5):
     async def on_before_connect(self, params: Any) -> None:
         await _held("on_before_connect", params)
 
@@ -65,6 +65,13 @@ class Hooked(Actor[Nothing], sleep_timeout=10.0):
 
 
 registry = setup(Hooked)
+#: The class option, not the default: a runtime that ignored it would not time out at 2.5 s.
+CONN_HOOK_TIMEOUT = Hooked.__rivet_definition__.options.conn_hook_timeout
+
+
+def test_the_default_limit_is_rivets_five_seconds() -> None:
+    assert ActorOptions().conn_hook_timeout == 5.0
+    assert CONN_HOOK_TIMEOUT == 2.5
 
 
 @pytest.fixture(autouse=True)
