@@ -11,7 +11,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Coroutine, Iterable
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,10 +46,15 @@ _log = logging.getLogger("rivet_dsl.runtime")
 _CONN_HOOKS = frozenset({"on_before_connect", "create_conn_state", "on_connect", "on_disconnect"})
 
 
-#: The live actors whose stop (``on_sleep``/``on_destroy``, the final save) this context runs.
-#: A lookup of one of them from here would wait for a stop that is waiting for it: it fails
-#: instead (see ``Runtime._refuse_own_stop``). Tasks the hooks start inherit it.
-_stopping_here: ContextVar[tuple[LiveActor, ...]] = ContextVar("rivet_stopping_here", default=())
+#: The live actors whose start (``create_state``, ``on_create``, ``on_wake``) or stop
+#: (``on_sleep``/``on_destroy``, the final save) this context runs, each with that phase's
+#: status and the hooks it runs. A lookup of one of them from here, while it is still in that
+#: phase, would wait for a start or stop that is waiting for it: it fails instead (see
+#: ``Runtime._refuse_own_lifecycle``). Tasks the hooks start with ``asyncio.create_task``
+#: inherit it; tasks the runtime spawns (run handler, alarms, ...) do not (``Runtime.spawn``).
+_lifecycle_here: ContextVar[tuple[tuple[LiveActor, Status, str], ...]] = ContextVar(
+    "rivet_lifecycle_here", default=()
+)
 
 
 def _drop_event(event: str, args: list[Any]) -> None:
@@ -220,7 +225,12 @@ class Runtime:
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run ``coro`` as a task owned by the runtime (cancelled on stop; failures logged)."""
-        task = asyncio.get_running_loop().create_task(coro)
+        # A clean lifecycle context: a runtime task is no part of the start or stop that
+        # happened to spawn it (a run handler spawned while the actor that woke this one was
+        # still starting must wait for that start like any other caller, not be refused).
+        context = copy_context()
+        context.run(_lifecycle_here.set, ())
+        task = asyncio.get_running_loop().create_task(coro, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -330,13 +340,14 @@ class Runtime:
         if live.status is Status.STARTING:
             if live._ready is None:  # (every start sets it first; never wait for nothing)
                 raise ActorAbortedError("The actor is starting")
+            self._refuse_own_lifecycle(live)
             await asyncio.shield(live._ready)
         if live.status is Status.AWAKE:
             return ActorInfo(live.actor_id, live.name, live.key, 0.0)
         if live.status is Status.STOPPING:
             if live._stopped is None:  # (every stop sets it first)
                 raise ActorAbortedError("The actor is stopping")
-            self._refuse_own_stop(live)
+            self._refuse_own_lifecycle(live)
             await asyncio.shield(live._stopped)
             return None  # (the stop forgot it)
         self._forget(live)  # stopped or crashed yet still registered: never handed out either
@@ -368,7 +379,9 @@ class Runtime:
         self._live[actor.actor_id] = actor
         self._live_by_key[(definition.name, key_text)] = actor
         try:
-            await actor.start_new(wire_input, record)
+            await self._run_lifecycle(
+                actor, Status.STARTING, "create_state/on_create/on_wake", actor.start_new(wire_input, record)
+            )
         except BaseException as exc:
             self._forget(actor)
             actor.status = Status.CRASHED
@@ -393,9 +406,10 @@ class Runtime:
             if actor.status is Status.AWAKE:
                 return actor
             if actor.status is Status.STARTING and actor._ready is not None:
+                self._refuse_own_lifecycle(actor)
                 await asyncio.shield(actor._ready)
             elif actor.status is Status.STOPPING and actor._stopped is not None:
-                self._refuse_own_stop(actor)
+                self._refuse_own_lifecycle(actor)
                 await asyncio.shield(actor._stopped)
             else:
                 self._forget(actor)
@@ -419,7 +433,7 @@ class Runtime:
         self._live[actor_id] = actor
         self._live_by_key[(definition.name, record.key)] = actor
         try:
-            await actor.start_existing(record)
+            await self._run_lifecycle(actor, Status.STARTING, "on_wake", actor.start_existing(record))
         except BaseException as exc:
             self._forget(actor)
             actor.crash()
@@ -432,23 +446,28 @@ class Runtime:
         return actor
 
     @staticmethod
-    def _refuse_own_stop(live: LiveActor) -> None:
-        """Fail a lookup of a stopping actor made by its own stop (its ``on_sleep`` or
-        ``on_destroy`` calling itself through ``self.client()``): waiting for the stop to end,
-        as every other caller does, would wait for itself for ever."""
-        if live in _stopping_here.get():
-            raise ActorAbortedError(
-                f"Actor {live.name} {live.actor_id} is stopping: its own on_sleep/on_destroy cannot call it",
-                metadata={"actor_id": live.actor_id},
-            )
+    def _refuse_own_lifecycle(live: LiveActor) -> None:
+        """Fail a lookup of a starting or stopping actor made by its own start or stop (its
+        ``on_create``/``on_wake``/``on_sleep``/``on_destroy`` calling itself through
+        ``self.client()``): waiting for the start or stop to end, as every other caller does,
+        would wait for itself for ever."""
+        for actor, status, hooks in _lifecycle_here.get():
+            if actor is live and live.status is status:
+                doing = "starting" if status is Status.STARTING else "stopping"
+                raise ActorAbortedError(
+                    f"Actor {live.name} {live.actor_id} is {doing}: its own {hooks} cannot call it",
+                    metadata={"actor_id": live.actor_id},
+                )
 
-    async def _run_stop(self, actor: LiveActor, stop: Coroutine[Any, Any, None]) -> None:
-        """Run ``actor``'s sleep or destroy, marked as its own stop (see ``_stopping_here``)."""
-        token = _stopping_here.set((*_stopping_here.get(), actor))
+    async def _run_lifecycle(
+        self, actor: LiveActor, status: Status, hooks: str, phase: Coroutine[Any, Any, None]
+    ) -> None:
+        """Run ``actor``'s start, sleep or destroy, marked as its own (see ``_lifecycle_here``)."""
+        token = _lifecycle_here.set((*_lifecycle_here.get(), (actor, status, hooks)))
         try:
-            await stop
+            await phase
         finally:
-            _stopping_here.reset(token)
+            _lifecycle_here.reset(token)
 
     def _forget(self, actor: LiveActor) -> None:
         if self._live.get(actor.actor_id) is actor:
@@ -486,7 +505,7 @@ class Runtime:
         stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         actor._stopped = stopped
         try:
-            await self._run_stop(actor, actor.sleep())
+            await self._run_lifecycle(actor, Status.STOPPING, "on_sleep", actor.sleep())
         finally:
             self._forget(actor)
             stopped.set_result(None)
@@ -500,7 +519,7 @@ class Runtime:
         stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         actor._stopped = stopped
         try:
-            await self._run_stop(actor, actor.destroy())
+            await self._run_lifecycle(actor, Status.STOPPING, "on_destroy", actor.destroy())
         finally:
             self._forget(actor)
             stopped.set_result(None)
