@@ -359,6 +359,20 @@ class ActorQueue:
         self.remove(row)
         self.answer_when_durable(row.seq)
 
+    def clear(self) -> int:
+        """Delete every message nobody holds (the inspector's ``DELETE .../queue``); how many.
+        Their waiting senders are answered as for a non-completable receive (completed, no
+        response) once the deletes are durable: nothing will ever complete those messages, and
+        the senders would otherwise wait out their timeouts. Held (completable, handed out)
+        messages stay: their receiver still completes them."""
+        held = self._taken
+        cleared = 0
+        for row in list(self._messages.values()):
+            if row.seq not in held:
+                self.consume(row)
+                cleared += 1
+        return cleared
+
     def answer_when_durable(self, seq: int) -> None:
         """Answer the sender waiting on message ``seq`` (completed, no response) once what is
         pending now is committed. For a message a receive took without being able to complete

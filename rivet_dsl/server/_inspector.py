@@ -238,13 +238,9 @@ def inspector_routes(server: RivetServer) -> list[Route]:
 
     @route("/queue", ["DELETE"])
     async def queue_clear(request: Request, actor: LiveActor) -> Any:
-        queue = actor.queue
-        held = queue._taken
-        cleared = 0
-        for row in list(queue._messages.values()):
-            if row.seq not in held:
-                queue.remove(row)
-                cleared += 1
+        # Senders waiting on a cleared message are answered once the delete is durable
+        # (ActorQueue.clear); they waited out their timeouts before.
+        cleared = actor.queue.clear()
         await actor.commit()
         return {"ok": True, "cleared": cleared}
 
