@@ -32,6 +32,7 @@ from ..runtime._codec import decoder_for, encode
 from ..runtime._queue import QueueMessage, queue_names
 from ..storage import QueueRow
 from ._engine import (
+    RaceTake,
     RollbackCheckpointError,
     RollbackContext,
     RollbackStop,
@@ -698,7 +699,7 @@ class WorkflowContext:
         if entry is not None and entry.status == "completed":
             messages = [self._rebuild(location, entry, i) for i in range(len(entry.messages or []))]
             if self._race_roots and messages:
-                engine.race_takes[location] = (entry, completable)
+                engine.race_takes[location] = RaceTake(entry, completable, self._race_roots)
             return (messages[0] if messages else None) if single else messages
         if engine.mode == "rollback":
             raise RollbackStop()
@@ -740,7 +741,7 @@ class WorkflowContext:
         engine.put_entry(location, entry)
         if self._race_roots and out:
             # Answered once the race keeps them (a losing branch gives them back).
-            engine.race_takes[location] = (entry, completable)
+            engine.race_takes[location] = RaceTake(entry, completable, self._race_roots)
         else:
             self._answer_senders(entry, completable)
         return (out[0] if out else None) if single else out
@@ -1009,11 +1010,13 @@ class WorkflowContext:
     def _consume_race_takes(self) -> None:
         """A step completed in a race branch: the messages taken in it so far are being
         processed durably, so they stay taken even if the branch loses (giving them back would
-        process them twice)."""
+        process them twice). Only takes made in this branch or a branch enclosing it: this step
+        comes after those, not after a sibling branch's (which may still lose, and give back)."""
         takes = self._engine.race_takes
         roots = self._race_roots
-        for taken_at in [loc for loc in takes if loc.startswith(roots)]:
-            self._answer_senders(*takes.pop(taken_at))
+        for taken_at in [loc for loc, take in takes.items() if roots[: len(take.roots)] == take.roots]:
+            take = takes.pop(taken_at)
+            self._answer_senders(take.entry, take.completable)
 
     def _settle_race_takes(self, location: bytes, losers: Sequence[bytes]) -> None:
         """Messages taken inside the race at ``location`` and not yet followed by a completed
@@ -1024,10 +1027,11 @@ class WorkflowContext:
         takes = engine.race_takes
         for taken_at in [loc for loc in takes if loc.startswith(location)]:
             if any(taken_at.startswith(loser) for loser in losers):
-                entry, completable = takes.pop(taken_at)
-                self._give_back(entry, completable)
+                take = takes.pop(taken_at)
+                self._give_back(take.entry, take.completable)
             elif not self._race_roots:
-                self._answer_senders(*takes.pop(taken_at))
+                take = takes.pop(taken_at)
+                self._answer_senders(take.entry, take.completable)
 
     def _give_back(self, entry: Entry, completable: bool) -> None:
         engine = self._engine

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..runtime._queue import QueueMessage
     from ._context import WorkflowContext
 
-__all__ = ["RollbackCheckpointError", "RollbackContext", "WorkflowEngine", "decode_output", "hint_of"]
+__all__ = ["RaceTake", "RollbackCheckpointError", "RollbackContext", "WorkflowEngine", "decode_output", "hint_of"]
 
 _log = logging.getLogger("rivet_dsl.workflow")
 
@@ -116,6 +116,15 @@ def decode_output(hint: Any, blob: bytes | None) -> Any:
         return decode_builtins(blob)
 
 
+class RaceTake(typing.NamedTuple):
+    """Messages a receive took inside a race branch, not yet kept for good."""
+
+    entry: Entry
+    completable: bool
+    #: The race branches the receive ran in, outermost first (``WorkflowContext._race_roots``).
+    roots: tuple[bytes, ...]
+
+
 class _Timer:
     __slots__ = ("deadline", "future")
 
@@ -146,9 +155,9 @@ class WorkflowEngine:
         self._blocked = asyncio.Event()
         self.rollbacks: list[tuple[bytes, Entry, Callable[..., Any], Any, str]] = []
         self.outstanding: list[QueueMessage[Any]] = []
-        #: Messages taken inside race branches, by the location of their entry (with whether
-        #: they were completable): a losing branch's go back to the queue (see ``_race``).
-        self.race_takes: dict[bytes, tuple[Entry, bool]] = {}
+        #: Messages taken inside race branches, by the location of their entry: a losing
+        #: branch's go back to the queue (see ``WorkflowContext._race``).
+        self.race_takes: dict[bytes, RaceTake] = {}
         self.error: BaseException | None = None
         #: The divergence that ends this run (set where it is raised; see ``WorkflowContext._halt``).
         self.halted: BaseException | None = None

@@ -93,7 +93,47 @@ class Racing(Actor[None], sleep_timeout=60.0):
         await ctx.queue.next("park", names=[self.requests])
 
 
-registry = setup(Inbox, Drain, Flow, Racing)
+class NestedRacing(Actor[None], sleep_timeout=600.0):
+    """Inner branch ``first`` completes a step while its sibling ``taker`` holds a message and
+    then loses: the sibling's take must go back to the queue (that step did not follow it)."""
+
+    @queue
+    def requests(self, body: Request) -> Request: ...
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        async def first(b: WorkflowContext) -> str:
+            await b.sleep("wait", 1.0)
+            await b.step("done", _nothing)
+            return "first"
+
+        async def taker(b: WorkflowContext) -> str:
+            await b.queue.next("take", names=[self.requests])
+            await b.sleep("long", 100.0)
+            return "taker"
+
+        async def inner(b: WorkflowContext) -> str:
+            return (await b.race("inner", {"first": first, "taker": taker})).winner
+
+        async def never(b: WorkflowContext) -> str:
+            await b.sleep("never", 10_000.0)
+            return "never"
+
+        await ctx.race("outer", {"inner": inner, "never": never})
+        message = await ctx.queue.next("after", names=[self.requests])
+        await ctx.step("record", self.record, message.body.n)
+
+    def record(self, n: int) -> None:
+        RECEIVED_AFTER_RACE.append(n)
+
+
+def _nothing() -> None:
+    pass
+
+
+RECEIVED_AFTER_RACE: list[int] = []
+
+registry = setup(Inbox, Drain, Flow, Racing, NestedRacing)
 
 
 def _send_waiting(handle: ActorHandle, n: int) -> asyncio.Future[Any]:
@@ -159,3 +199,23 @@ async def test_a_losing_race_branch_take_is_not_an_answer_the_next_receive_is() 
         assert not completion.done()
         await clock.advance(30.0)  # the deadline wins; the message goes back, "again" takes it
         assert await _answered(reply) == ("completed", None)
+
+
+async def test_a_step_in_a_sibling_race_branch_does_not_keep_another_branchs_take() -> None:
+    RECEIVED_AFTER_RACE.clear()
+    clock = MockClock()
+    async with TestEnvironment(registry, clock=clock) as env:
+        nested = env.client.get_or_create("nested_racing", ["nested"])
+        reply = _send_waiting(nested, 7)
+        await _until_waiting(env, nested, 1)
+        actor = await env.runtime.acquire(await nested.resolve())
+        [completion] = actor.queue._completions.values()
+        assert actor.workflow is not None
+        await actor.workflow.until_blocked()  # "taker" holds the message and sleeps
+        await clock.advance(1.0)  # "first" completes its step and wins the inner race
+        await actor.workflow.until_blocked()
+        # The take went back with the losing branch, and the receive after the race has it.
+        assert await _answered(reply) == ("completed", None)
+        assert completion.done()
+        assert RECEIVED_AFTER_RACE == [7]
+        assert await env.runtime.storage.load_queue(actor.actor_id) == []
