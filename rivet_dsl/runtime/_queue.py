@@ -36,6 +36,7 @@ else:  # PEP 696 defaults (typing_extensions, a dependency on these versions)
     from typing_extensions import TypeVar as TypeVarWithDefault
 
 if TYPE_CHECKING:
+    from ..actor._decorators import QueueDeclaration, QueueRef
     from ._instance import LiveActor
 
 __all__ = ["SEQ_KEY", "SEQ_RESERVATION", "ActorQueue", "QueueMessage", "QueueSendResult", "queue_names", "reserved_seq"]
@@ -43,6 +44,16 @@ __all__ = ["SEQ_KEY", "SEQ_RESERVATION", "ActorQueue", "QueueMessage", "QueueSen
 T = TypeVar("T")
 #: A message's response type (what ``complete`` takes); ``QueueMessage[T]`` leaves it ``Any``.
 R = TypeVarWithDefault("R", default=Any)
+B = TypeVar("B")
+BR = TypeVar("BR")
+
+if TYPE_CHECKING:
+    #: The queues ``names=`` may give when their messages' body and response types are to be
+    #: known: one ref (``self.jobs``) or declaration (``MyActor.jobs``), or a sequence of them
+    #: (as for the workflow ``ctx.queue`` receives).
+    _TypedNames = (
+        QueueRef[B, BR] | QueueDeclaration[B, BR] | Sequence[QueueRef[B, BR] | QueueDeclaration[B, BR]]
+    )
 
 #: The actor's key-value entry that keeps message ids unique for the actor's whole life: the
 #: highest id that may have been given out (8 bytes, big-endian). The stored messages alone
@@ -455,6 +466,29 @@ class ActorQueue:
             response = validate(to_builtins(response), definition.response_type, f"response for queue {row.name!r}")
         return to_builtins(response)
 
+    # Typed as the workflow receives (WorkflowQueue): queue refs or declarations in ``names``
+    # give the messages' body and response types (``complete()`` checks the response); a
+    # receive without a timeout always returns a message.
+    @overload
+    async def next(
+        self, names: _TypedNames[B, BR], *, timeout: None = None, completable: bool = False
+    ) -> QueueMessage[B, BR]: ...
+
+    @overload
+    async def next(
+        self, names: _TypedNames[B, BR], *, timeout: float, completable: bool = False
+    ) -> QueueMessage[B, BR] | None: ...
+
+    @overload
+    async def next(
+        self, names: Sequence[Any] | str | None = None, *, timeout: None = None, completable: bool = False
+    ) -> QueueMessage[Any]: ...
+
+    @overload
+    async def next(
+        self, names: Sequence[Any] | str | None = None, *, timeout: float, completable: bool = False
+    ) -> QueueMessage[Any] | None: ...
+
     async def next(
         self,
         names: Any = None,
@@ -465,6 +499,21 @@ class ActorQueue:
         """The oldest message of ``names`` (``None``: any queue); ``None`` after ``timeout`` seconds."""
         batch = await self.next_batch(names, count=1, timeout=timeout, completable=completable)
         return batch[0] if batch else None
+
+    @overload
+    async def next_batch(
+        self, names: _TypedNames[B, BR], *, count: int = 1, timeout: float | None = None, completable: bool = False
+    ) -> list[QueueMessage[B, BR]]: ...
+
+    @overload
+    async def next_batch(
+        self,
+        names: Sequence[Any] | str | None = None,
+        *,
+        count: int = 1,
+        timeout: float | None = None,
+        completable: bool = False,
+    ) -> list[QueueMessage[Any]]: ...
 
     async def next_batch(
         self,
@@ -535,6 +584,14 @@ class ActorQueue:
             self.resolve_completion(row.seq, wire)
 
         return complete
+
+    @overload
+    def iter(self, names: _TypedNames[B, BR], *, completable: bool = False) -> AsyncIterator[QueueMessage[B, BR]]: ...
+
+    @overload
+    def iter(
+        self, names: Sequence[Any] | str | None = None, *, completable: bool = False
+    ) -> AsyncIterator[QueueMessage[Any]]: ...
 
     async def iter(
         self, names: Any = None, *, completable: bool = False

@@ -99,3 +99,11 @@ def test_queue_message_complete_takes_the_declared_response(mypy_errors: dict[st
     messages = [message for line in mypy_errors["queue_responses.py"].values() for message in line]
     assert all('"complete" of "QueueMessage"' in message for message in messages), messages
     assert sum('incompatible type "Other"; expected "Doubled"' in message for message in messages) == 2, messages
+
+
+@pytest.mark.slow
+def test_plain_queue_receives_are_typed_by_their_names(mypy_errors: dict[str, dict[int, list[str]]]) -> None:
+    _check(mypy_errors, "plain_queue.py")
+    messages = [message for line in mypy_errors["plain_queue.py"].values() for message in line]
+    # The responses are refused for the right reason: the declared response type.
+    assert sum('incompatible type "Other"; expected "Doubled"' in message for message in messages) == 3, messages
