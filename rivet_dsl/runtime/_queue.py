@@ -173,8 +173,10 @@ class ActorQueue:
 
     __slots__ = (
         "_actor",
+        "_answering",
         "_by_name",
         "_completions",
+        "_stop_error",
         "_messages",
         "_next_seq",
         "_outstanding",
@@ -201,6 +203,11 @@ class ActorQueue:
         self._waiters: list[_Waiter] = []
         #: Sends waiting for completion, by message seq.
         self._completions: dict[int, asyncio.Future[Any]] = {}
+        #: Seqs of taken messages whose senders are answered when the delete's commit lands
+        #: (see :meth:`answer_when_durable`): that commit, not a stop, decides their answer.
+        self._answering: set[int] = set()
+        #: Makes what senders are told once the actor stops (see :meth:`abort_completions`).
+        self._stop_error: Callable[[], Exception] | None = None
         #: The completable message handed to the plain run loop and not completed yet.
         self._outstanding: QueueMessage[Any] | None = None
         #: Seqs handed out (completable, not yet completed) that receives must skip.
@@ -396,14 +403,20 @@ class ActorQueue:
             durable = self._actor.runtime.storage.commit()
         except ConnectionAbortedError:
             return  # the store is closing: the stop answers the sender (abort_completions)
+        self._answering.add(seq)
         durable.add_done_callback(lambda done: self._answer_taken(seq, done))
 
     def _answer_taken(self, seq: int, durable: asyncio.Future[None]) -> None:
-        if durable.cancelled() or durable.exception() is not None:
-            return  # not taken after all: the actor is dropped and its stop answers the sender
-        if seq in self._messages:
-            return  # given back meanwhile (a losing workflow race branch): still to be answered
-        self.resolve_completion(seq, None)
+        self._answering.discard(seq)
+        if not durable.cancelled() and durable.exception() is None and seq not in self._messages:
+            self.resolve_completion(seq, None)
+        elif self._stop_error is not None:
+            # Not taken after all (the commit failed), or given back meanwhile (a losing race
+            # branch): the message is still queued, and the actor stopped in the meantime.
+            future = self._completions.get(seq)
+            if future is not None and not future.done():
+                future.set_exception(self._stop_error())
+        # Otherwise the actor is still live and the message queued: a later receive answers.
 
     def restore(self, row: QueueRow) -> None:
         """Put back a message a losing workflow race branch had taken: same seq, same place in
@@ -442,16 +455,20 @@ class ActorQueue:
         the next incarnation); destroyed, it is ``actor/not_found``, as for any other call in
         flight across the destroy: the actor and its messages are gone for good."""
         actor = self._actor
-        for future in self._completions.values():
-            if not future.done():
-                if actor._destroying:
-                    future.set_exception(
-                        ActorNotFoundError(
-                            f"Actor not found: {actor.actor_id} (destroyed)", metadata={"actor_id": actor.actor_id}
-                        )
-                    )
-                else:
-                    future.set_exception(ActorAbortedError(reason))
+
+        def error() -> Exception:
+            if actor._destroying:
+                return ActorNotFoundError(
+                    f"Actor not found: {actor.actor_id} (destroyed)", metadata={"actor_id": actor.actor_id}
+                )
+            return ActorAbortedError(reason)
+
+        self._stop_error = error
+        for seq, future in self._completions.items():
+            # A taken message whose delete is being committed is answered by that commit: told
+            # "aborted, still queued" now, its sender would send again a message already gone.
+            if not future.done() and seq not in self._answering:
+                future.set_exception(error())
 
     def resolve_completion(self, seq: int, response: Any) -> None:
         """Answer a waiting sender (after the completion was committed)."""

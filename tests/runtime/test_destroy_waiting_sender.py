@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from rivet_dsl import Actor, ActorAbortedError, ActorNotFoundError, queue, setup
+from rivet_dsl import Actor, ActorAbortedError, ActorNotFoundError, action, queue, setup
 from rivet_dsl.runtime import Runtime
 from rivet_dsl.testing import MockClock, TestEnvironment
 
@@ -30,7 +30,27 @@ class Unanswered(Actor[None], sleep_timeout=60.0):
     def requests(self, body: Request) -> Request: ...
 
 
-registry = setup(Unanswered)
+class TakeThenSleep(Actor[None], sleep_timeout=60.0):
+    """Takes the message without being able to complete it, and the actor starts to sleep
+    before that take's commit lands."""
+
+    @queue
+    def requests(self, body: Request) -> Request: ...
+
+    @action
+    async def take_and_sleep(self) -> int:
+        message = await self.queue.next(names=[self.requests])
+        runtime = RUNTIME[0]
+        stopping = asyncio.ensure_future(runtime.sleep_live(await runtime.acquire(self.actor_id)))
+        STOPS.append(stopping)
+        return message.body.n
+
+
+#: The runtime of the running test, for the action that puts its own actor to sleep.
+RUNTIME: list[Runtime] = []
+STOPS: list[asyncio.Future[None]] = []
+
+registry = setup(Unanswered, TakeThenSleep)
 
 
 async def _waiting_send(runtime: Runtime, actor_id: str) -> asyncio.Future[Any]:
@@ -60,3 +80,16 @@ async def test_sleep_answers_a_waiting_sender_aborted_and_keeps_the_message() ->
         with pytest.raises(ActorAbortedError):
             await send
         assert len(await env.runtime.storage.load_queue(actor_id)) == 1
+
+
+async def test_a_take_committed_after_the_sleep_began_answers_completed_not_aborted() -> None:
+    """Told "aborted" (which says the message stays queued), the sender would send again a
+    message the receive already took for good."""
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        RUNTIME[:] = [env.runtime]
+        actor_id = (await env.runtime.get_or_create("take_then_sleep", ["taken"])).actor_id
+        send = await _waiting_send(env.runtime, actor_id)
+        assert await env.runtime.call(actor_id, "take_and_sleep", []) == 1
+        await STOPS.pop()
+        assert (await send).status == "completed"
+        assert await env.runtime.storage.load_queue(actor_id) == []
