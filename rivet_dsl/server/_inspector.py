@@ -74,7 +74,7 @@ def history_in_ms(history: dict[str, Any]) -> dict[str, Any]:
     return history
 
 
-def check_recoverable(actor: LiveActor) -> None:
+async def check_recoverable(actor: LiveActor) -> None:
     """Refuse (409 ``workflow/not_failed``) to recover a workflow that is still going.
 
     Only a failed workflow can be recovered. One that waits (for a message, a timer, a step's
@@ -83,6 +83,8 @@ def check_recoverable(actor: LiveActor) -> None:
     for what it already was. (A completed one is left to ``recover``, which does nothing.)
     """
     engine = actor.workflow
+    if engine is not None:
+        await engine.loaded.wait()  # just woken: a failed history is not settled before it loads
     if engine is None or engine.done:
         return
     state = engine.status  # "waiting" or "running" while not done
@@ -274,7 +276,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
     async def workflow_recover(request: Request, actor: LiveActor) -> Any:
         if not workflow_enabled(actor):
             raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
-        check_recoverable(actor)
+        await check_recoverable(actor)
         await workflows.recover(runtime, actor.actor_id)
         return {"history": await history_of(actor), "isWorkflowEnabled": True}
 

@@ -146,6 +146,9 @@ class WorkflowEngine:
         self.mode = "forward"
         self.active = 0
         self.done = False
+        #: Set once the history is loaded (or failed to load): before that, ``status`` cannot
+        #: tell a failed workflow from one that waits.
+        self.loaded = asyncio.Event()
         self.dirty = False
         #: While the workflow runs, the persisted alarm is ``resume_at`` so a crashed process
         #: resumes it on restart (see ``LiveActor.alarms_changed``).
@@ -322,8 +325,12 @@ class WorkflowEngine:
     async def load(self) -> None:
         from ._history import PREFIX
 
-        rows = await self.storage.load_kv(self.actor_id, PREFIX)
-        self.history = History.from_rows(rows)
+        try:
+            rows = await self.storage.load_kv(self.actor_id, PREFIX)
+            self.history = History.from_rows(rows)
+        finally:
+            # A waiter wakes after run() has settled a finished history (no await in between).
+            self.loaded.set()
 
     @property
     def status(self) -> str:
@@ -333,7 +340,7 @@ class WorkflowEngine:
             return meta
         if self.done:
             return "failed" if self.error is not None else meta
-        return "waiting" if self.active == 0 else "running"
+        return "waiting" if self.active == 0 and self.loaded.is_set() else "running"
 
     async def run(self) -> None:
         from ._context import WorkflowContext
