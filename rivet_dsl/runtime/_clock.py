@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
-__all__ = ["Clock", "SystemClock", "Timer"]
+__all__ = ["Clock", "SystemClock", "Timer", "within"]
+
+T = TypeVar("T")
 
 
 class Timer(Protocol):
@@ -47,3 +49,36 @@ class SystemClock(Clock):
     def call_at(self, when: float, callback: Callable[[], object]) -> Timer:
         loop = asyncio.get_running_loop()
         return loop.call_at(loop.time() + max(0.0, when - time.time()), callback)
+
+
+async def within(clock: Clock, awaitable: Awaitable[T], seconds: float, timed_out: Callable[[], Exception]) -> T:
+    """Await ``awaitable`` for at most ``seconds`` on ``clock``; past that it is cancelled and
+    ``timed_out()`` raised. ``asyncio.timeout`` on the runtime's clock, so tests can move it.
+
+    Only this limit's own cancellation becomes the timeout: one from outside (the caller went
+    away) stays a cancellation. An awaitable that swallows the cancellation has timed out all
+    the same (and leaves no stray cancel request on the task).
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    cancelling = task.cancelling()
+    timer = clock.call_at(clock.now() + seconds, expire)
+    try:
+        value = await awaitable
+    except asyncio.CancelledError:
+        if expired and task.uncancel() <= cancelling:
+            raise timed_out() from None
+        raise
+    finally:
+        timer.cancel()
+    if expired:
+        task.uncancel()
+        raise timed_out()
+    return value

@@ -32,6 +32,7 @@ from .._errors import (
 from ..actor._definition import ActorDefinition
 from ..actor._guard import check_step_access
 from ..storage import ActorRecord
+from ._clock import within
 from ._codec import decode_builtins, decoder_for, encode, to_builtins, validate
 from ._connection import Conn
 from ._keys import deserialize_key
@@ -783,33 +784,8 @@ class LiveActor:
         ``asyncio.timeout`` does, but on the runtime's clock, so tests can move it)."""
         if not inspect.isawaitable(result):
             return result
-        task = asyncio.current_task()
-        assert task is not None
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            task.cancel()
-
-        cancelling = task.cancelling()
-        clock = self.runtime.clock
         limit = self.definition.options.conn_hook_timeout
-        timer = clock.call_at(clock.now() + limit, expire)
-        try:
-            value = await result
-        except asyncio.CancelledError:
-            # Only our own cancellation becomes the timeout; any other (the caller went away)
-            # goes on as a cancellation.
-            if expired and task.uncancel() <= cancelling:
-                raise ConnHookTimedOutError(hook, limit) from None
-            raise
-        finally:
-            timer.cancel()
-        if expired:  # the hook swallowed the cancellation: past its limit all the same
-            task.uncancel()
-            raise ConnHookTimedOutError(hook, limit)
-        return value
+        return await within(self.runtime.clock, result, limit, lambda: ConnHookTimedOutError(hook, limit))
 
     async def disconnect(self, conn: Conn, *, request: bool = False) -> None:
         """Close ``conn`` (``on_disconnect`` runs). What the hook changes of a ``request``

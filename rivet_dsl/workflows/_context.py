@@ -28,6 +28,7 @@ from .._errors import (
 )
 from .._loop import Loop
 from ..actor._guard import in_workflow_code
+from ..runtime._clock import within
 from ..runtime._codec import decoder_for, encode
 from ..runtime._queue import QueueMessage, queue_names
 from ..storage import QueueRow
@@ -1100,29 +1101,7 @@ async def _with_timeout(engine: WorkflowEngine, awaitable: Awaitable[Any], timeo
     """Await ``awaitable``; cancel it and raise ``StepTimeoutError`` after ``timeout`` seconds."""
     if timeout is None or timeout <= 0:
         return await awaitable
-    task = asyncio.current_task()
-    assert task is not None
-    fired = False
-
-    def expire() -> None:
-        nonlocal fired
-        fired = True
-        task.cancel()
-
-    timer = engine.clock.call_at(engine.clock.now() + timeout, expire)
-    try:
-        value = await awaitable
-    except asyncio.CancelledError:
-        if fired:
-            task.uncancel()
-            raise StepTimeoutError(path, timeout) from None
-        raise
-    finally:
-        timer.cancel()
-    if fired:  # the step swallowed the cancellation: still a timeout, and no stray cancel
-        task.uncancel()
-        raise StepTimeoutError(path, timeout)
-    return value
+    return await within(engine.clock, awaitable, timeout, lambda: StepTimeoutError(path, timeout))
 
 
 _ = decoder_for  # re-exported for typed decoding helpers
