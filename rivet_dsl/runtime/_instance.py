@@ -11,6 +11,7 @@ import asyncio
 import enum
 import inspect
 import logging
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType
@@ -191,9 +192,10 @@ class LiveActor:
 
     def conns(self) -> Mapping[str, Conn]:
         if self._request_conns:
-            # (Rare: only a read of ``self.conns`` during a stateless call pays for their ids.)
+            # (Rare: only a read of ``self.conns`` during a stateless call pays for their ids;
+            # the long-lived connections stay a live view, not a copy of a possibly big room.)
             requests = {conn.id: conn for conn in self._request_conns}
-            return MappingProxyType({**self._conns, **requests} if self._conns else requests)
+            return MappingProxyType(ChainMap(self._conns, requests) if self._conns else requests)
         return MappingProxyType(self._conns) if self._conns else _EMPTY_CONNS
 
     @property

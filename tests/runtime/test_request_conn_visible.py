@@ -54,6 +54,14 @@ class Plain(Actor[Seen], sleep_timeout=10.0):
     def count_conns(self) -> int:
         return len(self.conns)
 
+    @action
+    async def hold_conns_and_count(self) -> int:
+        """Read ``self.conns`` once, then count it after a connection opened meanwhile."""
+        held = self.conns
+        GATES["entered"].set()
+        await GATES["release"].wait()
+        return len(held)
+
 
 registry = setup(Plain)
 
@@ -112,3 +120,17 @@ async def test_a_broadcast_reaches_the_subscribed_connection_once_and_never_a_re
             async with asyncio.timeout(10.0):
                 await got_one.wait()
             assert received == [(7,)]
+
+
+async def test_conns_read_during_a_call_stays_a_live_view_of_the_connections() -> None:
+    """With a stateless call in flight, ``self.conns`` still shows the actor's connections as
+    they are (a view, as without the call), not a copy of them made when it was read."""
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        handle = env.client.get_or_create("plain", ["live-view"])
+        async with handle.connect():
+            holding = asyncio.ensure_future(handle.action("hold_conns_and_count"))
+            await GATES["entered"].wait()
+            async with handle.connect():  # opened after the call read self.conns
+                GATES["release"].set()
+                # the first connection, the second one, and the call's own
+                assert await holding == 3
