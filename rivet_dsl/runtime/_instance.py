@@ -582,15 +582,15 @@ class LiveActor:
         state_before = self._state_while_stepping()
         try:
             if definition.is_async:
+                # Bounded on the runtime's clock, like step timeouts and connection hooks: past
+                # the limit the action is cancelled and the caller told actor/action_timed_out.
                 timeout = definition.timeout if definition.timeout is not None else self.definition.options.action_timeout
-                scope = asyncio.timeout(timeout)
-                try:
-                    async with scope:
-                        result = await definition.fn(self.user, *call_args)
-                except TimeoutError:
-                    if scope.expired():
-                        raise ActionTimedOutError("Action timed out", metadata={"timeout": timeout}) from None
-                    raise
+                result = await within(
+                    self.runtime.clock,
+                    definition.fn(self.user, *call_args),
+                    timeout,
+                    lambda: ActionTimedOutError("Action timed out", metadata={"timeout": timeout}),
+                )
             else:
                 result = definition.fn(self.user, *call_args)
             output = to_builtins(result)
