@@ -124,7 +124,10 @@ def _annotated_contexts(func: AnyFunction) -> set[str]:
 
 @dataclasses.dataclass(eq=False)
 class ActorClass:
-    """A class with at least one ``@workflow`` method."""
+    """A class of the module; an actor when it has at least one ``@workflow`` method.
+
+    Its members include those it inherits from classes of the same module (see ``_inherit``).
+    """
 
     node: cst.ClassDef
     name: str
@@ -133,6 +136,8 @@ class ActorClass:
     events: set[str]
     queues: set[str]
     workflows: list[cst.FunctionDef]
+    # the class and its same-module ancestors by name: `Base.helper(self, ctx)` is a method call too
+    lineage: dict[str, ActorClass] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -418,11 +423,14 @@ class ModuleModel:
         for stmt in self.module.body:
             if isinstance(stmt, cst.FunctionDef):
                 self.module_defs[stmt.name.value] = stmt
+        classes: dict[str, ActorClass] = {}
         for stmt in self.module.body:
             if isinstance(stmt, cst.ClassDef):
-                self._class(stmt)
+                classes[stmt.name.value] = self._class(stmt)
+        for cls in {id(c): c for c in [*classes.values(), *self.actors]}.values():
+            _inherit(cls, classes)  # every class: `Base.f(self)` may name a method `Base` inherits
 
-    def _class(self, node: cst.ClassDef) -> None:
+    def _class(self, node: cst.ClassDef) -> ActorClass:
         methods: dict[str, cst.FunctionDef] = {}
         plain: set[str] = set()
         events: set[str] = set()
@@ -443,8 +451,10 @@ class ModuleModel:
                 queues.add(stmt.name.value)
             if not kinds:
                 plain.add(stmt.name.value)  # other decorators (tracing, retries...) keep the body
+        found = ActorClass(node, node.name.value, methods, plain, events, queues, workflows)
         if workflows:
-            self.actors.append(ActorClass(node, node.name.value, methods, plain, events, queues, workflows))
+            self.actors.append(found)
+        return found
 
     # -- walking -----------------------------------------------------------------------------
     def analyze(self, dispatch: Dispatch, on_scope: ScopeHook) -> None:
@@ -512,8 +522,9 @@ class ModuleModel:
         scope.actor_params = parent.actor_params  # ... and the actor parameters
         return scope
 
-    def _method_scope(self, kind: ScopeKind, actor: ActorClass, name: str, caller: Scope, contexts: set[str], label: str | None) -> Scope | None:
-        func = actor.methods.get(name)
+    def _method_scope(
+        self, kind: ScopeKind, actor: ActorClass, func: cst.FunctionDef | None, caller: Scope, contexts: set[str], label: str | None
+    ) -> Scope | None:
         if func is None:
             return None
         key = (id(func), f"{kind}:{id(caller.entry_owner) if kind == 'helper' else ''}:{label}")
@@ -550,6 +561,37 @@ class ModuleModel:
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+
+def _inherit(actor: ActorClass, classes: Mapping[str, ActorClass]) -> None:
+    """Give ``actor`` the members of its ancestors defined in the same module, as Python's method
+    resolution order finds them: its own first, then the bases left to right (a shared base after
+    every class that derives from it). A base imported or named by an attribute is skipped: its
+    methods are unknown, and so are the methods of the classes it derives from."""
+    order = _ancestors(actor.name, classes, ())
+    actor.lineage = {cls.name: cls for cls in order}
+    for cls in order[1:]:
+        for name, func in cls.methods.items():
+            if name in actor.methods:
+                continue  # overridden by a class earlier in the order
+            actor.methods[name] = func
+            for own, inherited in ((actor.plain_methods, cls.plain_methods), (actor.events, cls.events), (actor.queues, cls.queues)):
+                if name in inherited:
+                    own.add(name)
+
+
+def _ancestors(name: str, classes: Mapping[str, ActorClass], path: tuple[str, ...]) -> list[ActorClass]:
+    """The class named ``name`` and its same-module ancestors, in method resolution order (a
+    depth-first walk keeping the last visit of a class shared by two bases, as C3 does for
+    consistent hierarchies). A cycle of names (``class A(A)``, a rebound name) ends the walk."""
+    cls = classes.get(name)
+    if cls is None or name in path:
+        return []
+    walk = [cls]
+    for base in cls.node.bases:
+        if base.keyword is None and isinstance(base.value, cst.Name):
+            walk.extend(_ancestors(base.value.value, classes, (*path, name)))
+    return [c for i, c in enumerate(walk) if c not in walk[i + 1 :]]
 
 
 _BANNED_MODULES = frozenset(key.split(".", 1)[0] for key in BANNED)
@@ -1012,7 +1054,7 @@ class _Walker:
                 self.model._step_code.add(id(fn))
         elif self._is_self(fn.value if isinstance(fn, cst.Attribute) else None):
             assert isinstance(fn, cst.Attribute)
-            child_scope = self.model._method_scope(kind, scope.actor, fn.attr.value, scope, set(), label)
+            child_scope = self.model._method_scope(kind, scope.actor, scope.actor.methods.get(fn.attr.value), scope, set(), label)
             if child_scope is not None:
                 entry.children.append(child_scope)
 
@@ -1065,18 +1107,25 @@ class _Walker:
 
     def _method_call(self, node: cst.Call, func: cst.Attribute, passed: Args, actors: Args) -> None:
         """``self.f(...)`` or ``Actor.f(self, ...)`` of a method without a ``rivet_dsl`` decorator (also a
-        static or class method) runs in workflow code, with or without a context."""
-        actor = self.scope.actor
+        static or class method) runs in workflow code, with or without a context. The method may be
+        inherited from a class of the same module, and ``Base.f(self, ...)`` runs the base's own."""
         name = func.attr.value
-        target = actor.methods.get(name)
         on_instance = self._is_self(func.value)
-        on_class = isinstance(func.value, cst.Name) and func.value.value == actor.name and self._local(actor.name) is None
-        if target is None or name not in actor.plain_methods or not (on_instance or on_class):
+        cls = self.scope.actor if on_instance else self._class_named(func.value)
+        target = None if cls is None else cls.methods.get(name)
+        if cls is None or target is None or name not in cls.plain_methods:
             return
         first = _first_bound(target, on_instance)
         contexts = _bound_params(target, passed, first)
-        helper = self.model._method_scope("helper", actor, name, self.scope, contexts, None)
+        helper = self.model._method_scope("helper", self.scope.actor, target, self.scope, contexts, None)
         self._follow(node, helper, _bound_params(target, actors, first))
+
+    def _class_named(self, node: cst.BaseExpression) -> ActorClass | None:
+        """The actor class, or one of its same-module ancestors, that ``node`` names (not a local)."""
+        if not isinstance(node, cst.Name) or self._local(node.value) is not None:
+            return None
+        actor = self.scope.actor
+        return actor if node.value == actor.name else actor.lineage.get(node.value)
 
     def _follow_local(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name):
