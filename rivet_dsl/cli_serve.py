@@ -27,8 +27,22 @@ def load_registry(spec: str) -> Any:
     return registry
 
 
+def _byte_count(text: str) -> int:
+    """A positive whole number of bytes (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of bytes, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of bytes, got {text!r}")
+    return value
+
+
 def serve_main(argv: list[str]) -> int:
-    """``rivet-dsl serve module:registry [--host] [--port] [--db] [--fsync] [--dev/--no-dev]``."""
+    """``rivet-dsl serve module:registry [--host] [--port] [--db] [--fsync] [--dev/--no-dev]
+    [--max-incoming-bytes N] [--max-outgoing-bytes N]``."""
+    from .server import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTGOING
+
     parser = argparse.ArgumentParser(prog="rivet-dsl serve", description="Serve a registry over HTTP and WebSocket.")
     parser.add_argument("registry", help="MODULE:REGISTRY, e.g. examples.counter:registry")
     parser.add_argument("--host", default="127.0.0.1")
@@ -38,6 +52,21 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--dev", action=argparse.BooleanOptionalAction, default=True, help="dev mode (inspector without token)")
     parser.add_argument("--inspector-token", default=os.environ.get("RIVET_INSPECTOR_TOKEN"))
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--max-incoming-bytes",
+        type=_byte_count,
+        default=DEFAULT_MAX_BODY,
+        metavar="N",
+        help="largest action/queue body or WebSocket message accepted (default %(default)s; "
+        "over it: message.incoming_too_long)",
+    )
+    parser.add_argument(
+        "--max-outgoing-bytes",
+        type=_byte_count,
+        default=DEFAULT_MAX_OUTGOING,
+        metavar="N",
+        help="largest response or WebSocket frame sent (default %(default)s; over it: message.outgoing_too_long)",
+    )
     args = parser.parse_args(argv)
     try:
         registry = load_registry(args.registry)
@@ -69,5 +98,7 @@ def serve_main(argv: list[str]) -> int:
         dev=args.dev,
         inspector_token=args.inspector_token,
         log_level=args.log_level,
+        max_body=args.max_incoming_bytes,
+        max_outgoing=args.max_outgoing_bytes,
     )
     return 0

@@ -68,9 +68,23 @@ def serve(
     dev: bool = True,
     inspector_token: str | None = None,
     log_level: str = "warning",
+    max_body: int = DEFAULT_MAX_BODY,
+    max_outgoing: int = DEFAULT_MAX_OUTGOING,
 ) -> None:
-    """Serve ``registry`` over HTTP and WebSocket; blocks until SIGINT or SIGTERM."""
-    app = build_app(registry, db=db, fsync=fsync, dev=dev, inspector_token=inspector_token)
+    """Serve ``registry`` over HTTP and WebSocket; blocks until SIGINT or SIGTERM.
+
+    ``max_body`` and ``max_outgoing`` are the incoming and outgoing message limits in bytes
+    (``rivet-dsl serve --max-incoming-bytes/--max-outgoing-bytes``).
+    """
+    app = build_app(
+        registry,
+        db=db,
+        fsync=fsync,
+        dev=dev,
+        inspector_token=inspector_token,
+        max_body=max_body,
+        max_outgoing=max_outgoing,
+    )
     logging.getLogger("rivet_dsl.server").info("serving %s on http://%s:%d", registry, host, port)
     run_app(app, host=host, port=port, log_level=log_level)
 
