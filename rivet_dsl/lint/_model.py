@@ -750,6 +750,7 @@ class _Walker:
         self.deferred: list[AnyFunction] = []
         self.lambdas: list[cst.Lambda] = []
         self.local_defs: dict[str, AnyFunction] = {}
+        self.partials: dict[str, cst.Call] = {}  # `p = functools.partial(bump, self)` in this function
         self.awaited: set[int] = set()
         self.exited = False  # a `return`/`raise` that only some runs take was seen: the rest may be skipped
 
@@ -815,6 +816,7 @@ class _Walker:
             assert isinstance(node, cst.Assign | cst.AnnAssign | cst.For)
             self._message_target(node)
             self._self_alias(node)
+            self._partial_binding(node)
         hooks = self.dispatch.get(kind)
         if hooks:
             for hook in hooks:
@@ -845,6 +847,51 @@ class _Walker:
         for target in node.targets:
             if isinstance(target.target, cst.Name):
                 self.scope.self_aliases.add(target.target.value)
+
+    def _partial_binding(self, node: cst.Assign | cst.AnnAssign | cst.For) -> None:
+        """``p = functools.partial(fn, ...)``: a later ``p(...)`` calls ``fn`` (see ``_unwrap_partial``).
+        Assigning anything else to ``p`` forgets it."""
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        value = None if isinstance(node, cst.For) else node.value  # a loop target is an element
+        partial = value if isinstance(value, cst.Call) and self._is_partial(value) else None
+        for target in targets:
+            if isinstance(target, cst.Name):
+                if partial is not None and len(targets) == 1:
+                    self.partials[target.value] = partial
+                else:
+                    self.partials.pop(target.value, None)
+
+    def _is_partial(self, call: cst.Call) -> bool:
+        """``functools.partial(fn, ...)`` with the function as a plain first argument."""
+        if self._resolve(call.func) != "functools.partial" or not call.args:
+            return False
+        first = call.args[0]
+        return first.keyword is None and first.star == ""
+
+    def _partial_of(self, name: str) -> cst.Call | None:
+        walker: _Walker | None = self
+        while walker is not None:
+            if name in walker.local_defs:
+                return None  # a nested `def p` hides an outer `p = partial(...)`
+            found = walker.partials.get(name)
+            if found is not None:
+                return found
+            walker = walker.parent
+        return None
+
+    def _unwrap_partial(self, call: cst.Call) -> tuple[cst.BaseExpression, Sequence[cst.Arg]]:
+        """The function a call runs and the arguments it gets: ``p(ctx)`` after
+        ``p = partial(bump, self)``, or ``partial(bump, self)(ctx)``, runs ``bump(self, ctx)``."""
+        func = call.func
+        partial = self._partial_of(func.value) if isinstance(func, cst.Name) else None
+        if partial is None and isinstance(func, cst.Call) and self._is_partial(func):
+            partial = func
+        if partial is None:
+            return func, call.args
+        bound, given = partial.args[1:], call.args
+        positional = [a for a in [*bound, *given] if a.keyword is None]
+        keywords = [a for a in [*bound, *given] if a.keyword is not None]
+        return partial.args[0].value, [*positional, *keywords]
 
     def _message_target(self, node: cst.Assign | cst.AnnAssign | cst.For) -> None:
         value = node.iter if isinstance(node, cst.For) else node.value
@@ -1079,14 +1126,14 @@ class _Walker:
         (``await charge()``). Every call of a helper in one history is recorded as one of its sites.
         """
         visible = self.scope.visible
-        passed = [(i, a) for i, a in enumerate(node.args) if a.star == "" and isinstance(a.value, cst.Name) and a.value.value in visible]
-        actors = [(i, a) for i, a in enumerate(node.args) if a.star == "" and self._is_self(a.value)]
-        func = node.func
+        func, args = self._unwrap_partial(node)
+        passed = [(i, a) for i, a in enumerate(args) if a.star == "" and isinstance(a.value, cst.Name) and a.value.value in visible]
+        actors = [(i, a) for i, a in enumerate(args) if a.star == "" and self._is_self(a.value)]
         if isinstance(func, cst.Attribute):
             self._method_call(node, func, passed, actors)
             return
         if not passed and not actors:
-            self._follow_local(node)
+            self._follow_local(node, func)
             return
         target = self.lookup(func.value) if isinstance(func, cst.Name) else None
         if target is None:
@@ -1095,7 +1142,7 @@ class _Walker:
         actor_params = _bound_params(target, actors, 0)
         if not contexts and not actor_params:
             if not passed:  # `inner(self)` with `def inner(*args)`: still a nested function called here
-                self._follow_local(node)
+                self._follow_local(node, func)
             return
         helper: Scope | None = None
         if isinstance(func, cst.Name) and self.model.module_defs.get(func.value) is target:
@@ -1127,9 +1174,9 @@ class _Walker:
         actor = self.scope.actor
         return actor if node.value == actor.name else actor.lineage.get(node.value)
 
-    def _follow_local(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Name):
-            local = self._local(node.func.value)
+    def _follow_local(self, node: cst.Call, func: cst.BaseExpression) -> None:
+        if isinstance(func, cst.Name):
+            local = self._local(func.value)
             if local is not None:
                 self._follow(node, self._nested_helper(local, set()), set())
 
