@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import libcst as cst
 
@@ -19,7 +19,9 @@ class AwaitContextCall(LintRule):
     """An entry that is not awaited never runs in order (``EntryInProgressError`` at run time).
 
     A sync helper (or loop body, or branch) may ``return ctx.step(...)``: the call is then reported
-    at each call of the helper that is not awaited where it is made.
+    at each call of the helper that is not awaited where it is made. An async helper's call whose
+    coroutine is dropped (a bare ``self.phase_one(ctx)`` statement, also through a sync helper
+    returning it) is reported too: the helper and its entries never run.
 
     Autofix: adds ``await`` when the call is a statement, an assignment value or a return value
     inside an ``async def``.
@@ -142,6 +144,33 @@ class AwaitContextCall(LintRule):
                     await do_apply(ctx, 1)
             """,
         ),
+        Invalid(
+            """
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    self.phase_one(ctx)
+
+                async def phase_one(self, ctx: WorkflowContext) -> None:
+                    await ctx.step("one", print)
+            """,
+            line=6,
+            col=9,
+            expected_message="`self.phase_one(...)` makes a coroutine that is never awaited",
+            expected_replacement="""
+            from rivet_dsl import Actor, WorkflowContext, workflow
+
+            class A(Actor[None]):
+                @workflow
+                async def run(self, ctx: WorkflowContext) -> None:
+                    await self.phase_one(ctx)
+
+                async def phase_one(self, ctx: WorkflowContext) -> None:
+                    await ctx.step("one", print)
+            """,
+        ),
     )
 
     def __init__(self, model: ModuleModel) -> None:
@@ -149,6 +178,7 @@ class AwaitContextCall(LintRule):
         self._returning: set[int] = set()  # sync helper scopes that return an entry for the caller to await
         self._passed_on: list[tuple[Scope, cst.Call]] = []  # other calls a sync helper returns
         self._unawaited: dict[int, tuple[cst.Call, cst.CSTNode | None]] = {}  # other calls, and their fix
+        self._dropped: set[int] = set()  # those of them that are a whole statement: the value is lost
 
     def visit_Call(self, node: cst.Call) -> None:
         scope = self.scope
@@ -173,35 +203,49 @@ class AwaitContextCall(LintRule):
                 self._passed_on.append((scope, node))
             else:
                 self._unawaited[id(node)] = (node, fix)
+                if isinstance(parent, cst.Expr):
+                    self._dropped.add(id(node))
         elif returned:
             self._returning.add(id(scope))  # the caller awaits it (checked in `finish`)
         else:
             self.report(node, f"{label} is not awaited; write `await` before it", replacement=fix)
 
     def finish(self) -> None:
-        """Report each call of a sync helper that returns an entry, where the caller does not await it."""
+        """Report each call of a sync helper that returns an entry, where the caller does not await it,
+        and each dropped call of an async helper (or of a sync helper that returns its coroutine)."""
         runs = _helper_calls(self.model.scopes)
-        returning = set(self._returning)
+        entries = self._passed_through(self._returning, runs)
+        coroutines = self._passed_through({id(s) for s in self.model.scopes if _makes_coroutine(s)}, runs)
+        reported: set[int] = set()
+        calls: Collection[int]
+        for scope in self.model.scopes:
+            if id(scope) in entries:
+                template, calls = "`{}(...)` returns a context call that is not awaited", self._unawaited.keys()
+            elif id(scope) in coroutines:
+                # a coroutine kept in a variable may be awaited later: only a dropped one surely never runs
+                template, calls = "`{}(...)` makes a coroutine that is never awaited: the helper and its entries never run", self._dropped
+            else:
+                continue
+            for site in scope.sites:
+                if site.node is None or id(site.node) not in calls or id(site.node) in reported:
+                    continue
+                reported.add(id(site.node))
+                call, fix = self._unawaited[id(site.node)]
+                name = cst.Module(body=[]).code_for_node(call.func)
+                self.report(call, template.format(name) + "; write `await` before it", replacement=fix)
+
+    def _passed_through(self, seeds: set[int], runs: dict[int, list[Scope]]) -> set[int]:
+        """``seeds`` and the sync helpers returning a call of one of them (``def a(ctx): return b(ctx)``
+        returns what ``b`` returns), transitively."""
+        returning = set(seeds)
         grew = True
-        while grew:  # `def a(ctx): return b(ctx)` returns what `b` returns
+        while grew:
             grew = False
             for scope, call in self._passed_on:
                 if id(scope) not in returning and any(id(h) in returning for h in runs.get(id(call), ())):
                     returning.add(id(scope))
                     grew = True
-        reported: set[int] = set()
-        for scope in self.model.scopes:
-            if id(scope) not in returning:
-                continue
-            for site in scope.sites:
-                found = None if site.node is None else self._unawaited.get(id(site.node))
-                if found is None or id(found[0]) in reported:
-                    continue
-                reported.add(id(found[0]))
-                call, fix = found
-                name = cst.Module(body=[]).code_for_node(call.func)
-                message = f"`{name}(...)` returns a context call that is not awaited; write `await` before it"
-                self.report(call, message, replacement=fix)
+        return returning
 
     @staticmethod
     def _label(node: cst.Call, scope: Scope) -> str | None:
@@ -229,6 +273,19 @@ def _returns(scope: Scope, parent: cst.CSTNode | None, child: cst.CSTNode) -> bo
     if isinstance(scope.func, cst.Lambda):
         return scope.func.body is child
     return isinstance(parent, cst.Return)
+
+
+def _makes_coroutine(scope: Scope) -> bool:
+    """A call of this helper makes a coroutine: an ``async def`` without decorators (what another
+    decorator returns is unknown; it may schedule the coroutine itself), or a static or class method."""
+    func = scope.func
+    if scope.kind != "helper" or not scope.is_async or not isinstance(func, cst.FunctionDef):
+        return False
+    return all(_decorator_name(d) in ("staticmethod", "classmethod") for d in func.decorators)
+
+
+def _decorator_name(decorator: cst.Decorator) -> str | None:
+    return decorator.decorator.value if isinstance(decorator.decorator, cst.Name) else None
 
 
 def _helper_calls(scopes: Sequence[Scope]) -> dict[int, list[Scope]]:
