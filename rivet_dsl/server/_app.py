@@ -725,7 +725,8 @@ class _WsSession:
                 self.close_reason = f"{body['group']}.{body['code']}"
                 self.close_code = 1008
                 self.outbox.put_nowait(_CLOSE)
-                await writer
+                with contextlib.suppress(Exception):  # the socket may be gone already
+                    await writer
                 return
             self._send_now(_frame("Init", {"actorId": info.actor_id, "connectionId": self.conn.id}))
             await self._read_loop(writer)
@@ -761,8 +762,16 @@ class _WsSession:
             else:
                 continue
             if len(data) > limit:
-                self._send_now(_error_frame(_too_long(len(data), limit), None))
-                continue
+                # As Rivet (rivetkit-core registry/websocket.rs): a message over the incoming
+                # limit closes the connection with 1011 `message.incoming_too_long`, no Error
+                # frame; nothing in it is read. Frames queued before the close still go out.
+                _log.warning("closing connection %s: %s", self.conn_id(), _too_long(len(data), limit).message)
+                self.close_code = 1011
+                self.close_reason = "message.incoming_too_long"
+                self.outbox.put_nowait(_CLOSE)
+                with contextlib.suppress(Exception):  # the socket may be gone already
+                    await writer
+                return
             self._handle(data)
 
     def _handle(self, data: bytes) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import cbor2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from ._harness import ServerProcess
@@ -136,15 +137,16 @@ async def test_broken_frames_get_errors_and_connection_survives(server: ServerPr
             tag, val = await wire.recv()
             assert tag == "Error" and val["group"] == "message" and val["code"] == "malformed", val
             assert val["actionId"] is None
-        # Oversized message.
-        big = "x" * (70 * 1024)
-        await wire.send_action(1, "echo", [big])
-        tag, val = await wire.recv()
-        assert (tag, val["code"]) == ("Error", "incoming_too_long")
-        # Still usable, and nothing was applied.
+        # Still usable after the malformed frames, and nothing was applied.
         await wire.send_action(2, "getCount", [])
         tag, val = await wire.recv()
         assert tag == "ActionResponse" and val["output"] == 0
+        # An oversized message closes the connection, as in Rivet (1011, no Error frame):
+        # tests/server/test_ws_incoming_limit.py.
+        await wire.send_action(1, "echo", ["x" * (70 * 1024)])
+        with pytest.raises(ConnectionClosed):
+            await wire.recv()
+        assert (ws.close_code, ws.close_reason) == (1011, "message.incoming_too_long")
 
 
 async def test_conn_params_via_subprotocol_and_header(server: ServerProcess) -> None:
