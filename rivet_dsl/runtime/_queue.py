@@ -28,6 +28,7 @@ from .._errors import (
 )
 from ..client._types import QueueSendResult
 from ..storage import QueueRow
+from ._clock import within
 from ._codec import decoder_for, encode, to_builtins, validate, validate_encoded
 
 if sys.version_info >= (3, 13):
@@ -146,6 +147,10 @@ def queue_names(names: Any) -> tuple[str, ...] | None:
         if name not in out:
             out.append(name)
     return tuple(out) or None
+
+
+class _SendWaitTimedOut(Exception):
+    """A sender's wait for its message's completion ran out (it is told ``timed_out``)."""
 
 
 def _resolver(future: asyncio.Future[None]) -> Callable[[], None]:
@@ -324,12 +329,15 @@ class ActorQueue:
                 if aborted is not None:
                     raise aborted from None
                 raise
-            if timeout is None:
+            if timeout is None or future.done():
                 response = await future
+            elif timeout <= 0:
+                return QueueSendResult("timed_out")
             else:
+                # On the runtime's clock, as receive timeouts and action limits are.
                 try:
-                    response = await asyncio.wait_for(asyncio.shield(future), timeout)
-                except TimeoutError:
+                    response = await within(self._actor.runtime.clock, asyncio.shield(future), timeout, _SendWaitTimedOut)
+                except _SendWaitTimedOut:
                     return QueueSendResult("timed_out")
             return QueueSendResult("completed", response)
         finally:

@@ -18,9 +18,9 @@ from rivet_dsl import Actor, WorkflowContext, action, queue, setup, workflow
 from rivet_dsl.client import ActorHandle
 from rivet_dsl.testing import MockClock, TestEnvironment
 
-#: Long enough never to elapse while the fix works; the old code waited it out, then answered
-#: ``timed_out`` (the send's timeout is real time, not the mock clock).
-SEND_TIMEOUT = 10.0
+#: The send's timeout runs on the runtime (mock) clock: longer than any advance these tests make,
+#: so it never elapses while the fix works.
+SEND_TIMEOUT = 600.0
 
 
 class Request(msgspec.Struct):
