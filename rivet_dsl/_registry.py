@@ -44,11 +44,27 @@ class Registry:
         db: str = ".rivet/rivet.db",
         fsync: bool = False,
         dev: bool = True,
+        inspector_token: str | None = None,
+        max_body: int | None = None,
+        max_outgoing: int | None = None,
     ) -> None:
-        """Serve this registry over HTTP and WebSocket (blocks until SIGINT/SIGTERM)."""
-        from .server import serve
+        """Serve this registry over HTTP and WebSocket (blocks until SIGINT/SIGTERM).
 
-        serve(self, host=host, port=port, db=db, fsync=fsync, dev=dev)
+        ``max_body`` and ``max_outgoing`` are the incoming and outgoing message limits in bytes
+        (``None``: the server's defaults, 64 KiB and 1 MiB, as in Rivet)."""
+        from .server import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTGOING, serve
+
+        serve(
+            self,
+            host=host,
+            port=port,
+            db=db,
+            fsync=fsync,
+            dev=dev,
+            inspector_token=inspector_token,
+            max_body=DEFAULT_MAX_BODY if max_body is None else max_body,
+            max_outgoing=DEFAULT_MAX_OUTGOING if max_outgoing is None else max_outgoing,
+        )
 
     def __repr__(self) -> str:
         return f"Registry({sorted(self.definitions)})"

@@ -12,6 +12,7 @@ USAGE = """usage: rivet-dsl COMMAND [ARGS...]
 
 commands:
   serve MODULE:REGISTRY [--host H] [--port P] [--db PATH] [--fsync]   serve over HTTP + WebSocket
+        [--max-incoming-bytes N] [--max-outgoing-bytes N] [--inspector-token T] (serve --help: all)
   lint PATH... [--format json] [--update-lock] [--fix]                 check workflows are replay-safe
   codegen MODULE:REGISTRY [--out DIR] [--check]                        typed client + OpenAPI spec
 """

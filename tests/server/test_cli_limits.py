@@ -8,6 +8,9 @@ Before, the CLI had no such flags: a server started from it always ran with the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 
 from rivet_dsl.cli_serve import serve_main
 
-from ._harness import ServerProcess
+from ._harness import ROOT, ServerProcess
 
 #: Far under the defaults, so a server that ignored the flags would accept what these refuse.
 MAX_INCOMING = 2048
@@ -81,3 +84,29 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_a_usage_error(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {flag}: expected a positive whole number of bytes, got {value!r}" in err
+
+
+def test_registry_serve_takes_the_same_limits(tmp_path: Path) -> None:
+    """``registry.serve(max_body=..., max_outgoing=...)``, the in-code way to start a server,
+    sets the same limits as the CLI flags (before, it took neither)."""
+    process = ServerProcess(tmp_path / "rivet.db")
+    code = (
+        "from tests.server.actors import registry; "
+        f"registry.serve(port={process.port}, db={str(process.db)!r}, "
+        f"max_body={MAX_INCOMING}, max_outgoing={MAX_OUTGOING})"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    with open(process.log_path, "ab") as log:
+        process.proc = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        process.wait_ready()
+        url = _action_url(process, "echo")
+        refused = httpx.post(url, content=_echo_body(MAX_INCOMING + 1), headers={"content-type": "application/json"})
+        assert (refused.status_code, refused.json()["code"]) == (400, "incoming_too_long"), refused.text
+        too_big = httpx.post(_action_url(process, "big"), json={"args": [MAX_OUTGOING + 1]})
+        assert (too_big.status_code, too_big.json()["code"]) == (400, "outgoing_too_long"), too_big.text
+    finally:
+        process.stop()
