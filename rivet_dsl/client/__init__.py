@@ -13,6 +13,7 @@ from ._transport import Transport as Transport
 from ._transport import TransportConnection as TransportConnection
 from ._types import ActorError as ActorError
 from ._types import ActorTarget as ActorTarget
+from ._types import ConnStatus as ConnStatus
 from ._types import QueueSendResult as QueueSendResult
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ActorHandle",
     "ActorTarget",
     "Client",
+    "ConnStatus",
     "EventCallback",
     "QueueSendResult",
     "Transport",

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from .._errors import RivetError
 from ._transport import Transport, TransportConnection
-from ._types import ActorError, ActorTarget, QueueSendResult
+from ._types import ActorError, ActorTarget, ConnStatus, QueueSendResult
 
 __all__ = ["ActorConnection", "ActorHandle", "Client"]
 
@@ -194,6 +194,8 @@ class ActorConnection:
         self._callbacks: dict[str, list[Callable[..., Any]]] = {}
         self._closed = asyncio.Event()
         self.close_error: ActorError | None = None
+        self._status: ConnStatus = "idle"
+        self._status_callbacks: list[Callable[[ConnStatus], Any]] = []
 
     async def __aenter__(self) -> ActorConnection:
         await self.open()
@@ -208,12 +210,43 @@ class ActorConnection:
         """Open the connection (``async with`` does this for you)."""
         if self._conn is not None:
             return
+        self._set_status("connecting")
         try:
             self._conn = await self._transport.connect(self._target, self._params, self._dispatch, self._on_close)
         except BaseException as exc:
+            self._set_status("disconnected")
             raise _wrap(exc) from None
+        self._conn.on_status = self._set_status
+        self._set_status(self._conn.status)
         for event in self._callbacks:
             self._conn.subscribe(event, True)
+
+    @property
+    def status(self) -> ConnStatus:
+        """``idle`` until opened, then ``connecting``/``connected``; back to ``connecting``
+        while it reconnects after a lost socket (calls made then are sent once it is back);
+        ``disconnected`` once closed for good."""
+        return self._status
+
+    def on_status_change(self, callback: Callable[[ConnStatus], Any]) -> Callable[[], None]:
+        """Call ``callback(status)`` on every status change; returns a function that stops it."""
+        self._status_callbacks.append(callback)
+
+        def stop() -> None:
+            if callback in self._status_callbacks:
+                self._status_callbacks.remove(callback)
+
+        return stop
+
+    def _set_status(self, status: ConnStatus) -> None:
+        if status == self._status:
+            return
+        self._status = status
+        for callback in list(self._status_callbacks):
+            try:
+                callback(status)
+            except Exception:
+                _log.exception("connection status callback failed")
 
     @property
     def actor_id(self) -> str:
@@ -237,6 +270,7 @@ class ActorConnection:
 
     def _on_close(self, error: ActorError | None) -> None:
         self.close_error = error
+        self._set_status("disconnected")
         self._closed.set()
 
     def on(self, event: str, callback: Callable[..., Any]) -> Callable[[], None]:
@@ -281,3 +315,4 @@ class ActorConnection:
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close()
+        self._set_status("disconnected")

@@ -33,7 +33,7 @@ from ..server._codec import (
     encode_json,
 )
 from ._transport import EventCallback, TransportConnection
-from ._types import ActorError, ActorTarget, QueueSendResult
+from ._types import ActorError, ActorTarget, ConnStatus, QueueSendResult
 
 __all__ = ["HttpTransport"]
 
@@ -94,6 +94,21 @@ KEEPALIVE_EXPIRY_S = 4.0
 
 def _transport_error(message: str, code: str = "transport_error") -> ActorError:
     return ActorError("client", code, message)
+
+
+#: A close reason that names an error, ``group.code`` (rivetkit-core closes with 1011 and, for
+#: example, ``message.incoming_too_long`` when a message is over the server's limit).
+_ERROR_REASON = re.compile(r"([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)")
+
+
+def _close_error(code: int | None, reason: str | None) -> ActorError:
+    """What the calls in flight fail with when the server closes the connection: the error the
+    close names, so a caller learns why (its message was too long), else ``connection_lost``."""
+    named = _ERROR_REASON.fullmatch(reason or "") if code == 1011 else None
+    if named is None:
+        return _transport_error("the connection was lost", "connection_lost")
+    group, error_code = named.groups()
+    return ActorError(group, error_code, f"the server closed the connection: {reason}", {"closeCode": code})
 
 
 class HttpTransport:
@@ -347,8 +362,13 @@ class _HttpConnection:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count()
         self._subscriptions: set[str] = set()
+        #: Frames of calls made while the connection is being re-established, sent once it is
+        #: (as RivetKit's client queues them): a call does not fail for a reconnect it did not see.
+        self._held: list[str | bytes] | None = None
         self._closing = False
         self._closed = False
+        self.status: ConnStatus = "connecting"
+        self.on_status: Callable[[ConnStatus], None] | None = None
 
     def _url(self) -> str:
         path, query = self.transport._gateway(self.target)
@@ -401,11 +421,25 @@ class _HttpConnection:
         self._outbox = asyncio.Queue()
         for event in self._subscriptions:
             self._send({"body": {"tag": "SubscriptionRequest", "val": {"eventName": event, "subscribe": True}}})
+        held, self._held = self._held, None
+        for data in held or ():
+            self._outbox.put_nowait(data)
         loop = asyncio.get_running_loop()
         if self._writer is not None:
             self._writer.cancel()
         self._writer = loop.create_task(self._write(ws, self._outbox))
         self._reader = loop.create_task(self._read(ws))
+        self._set_status("connected")
+
+    def _set_status(self, status: ConnStatus) -> None:
+        if status == self.status:
+            return
+        self.status = status
+        if self.on_status is not None:
+            try:
+                self.on_status(status)
+            except Exception:
+                _log.exception("connection status callback failed")
 
     def _parse(self, frame: str | bytes) -> tuple[str, dict[str, Any]]:
         data = frame.encode() if isinstance(frame, str) else frame
@@ -419,11 +453,17 @@ class _HttpConnection:
         return body["tag"], body["val"]
 
     def _send(self, frame: dict[str, Any]) -> None:
-        """Queue a frame for the writer (frames leave in the order they were queued)."""
-        if self._ws is None:
+        """Queue a frame for the writer (frames leave in the order they were queued); while
+        reconnecting, hold it until the connection is back."""
+        if self._ws is None and self._held is None:
             raise _transport_error("the connection is not open", "connection_closed")
-        data = encode(frame, self.encoding)
-        self._outbox.put_nowait(data.decode() if self.encoding == "json" else data)
+        encoded = encode(frame, self.encoding)
+        data = encoded.decode() if self.encoding == "json" else encoded
+        if self._ws is None:
+            assert self._held is not None
+            self._held.append(data)
+        else:
+            self._outbox.put_nowait(data)
 
     async def _write(self, ws: ClientConnection, outbox: asyncio.Queue[str | bytes]) -> None:
         try:
@@ -449,12 +489,14 @@ class _HttpConnection:
         # The server went away: fail what is in flight, then try to reconnect.
         if self._writer is not None:
             self._writer.cancel()
-        self._fail_pending(_transport_error("the connection was lost", "connection_lost"))
+        self._fail_pending(_close_error(ws.close_code, ws.close_reason))
         self._ws = None
         if ws.close_code in (1000, 1008):
             # A deliberate close by the actor (``conn.disconnect()``) or a rejection: final.
             self._finish(None)
             return
+        self._held = []
+        self._set_status("connecting")
         delay = 0.05
         for _ in range(self.RECONNECT_ATTEMPTS):
             if self.closing():
@@ -502,6 +544,10 @@ class _HttpConnection:
         if self._closed:
             return
         self._closed = True
+        self._held = None
+        self._set_status("disconnected")
+        # Calls made while it tried to reconnect were never sent: they fail with the reason.
+        self._fail_pending(error or _transport_error("the connection is closed", "connection_closed"))
         self.transport._forget(self)
         self.on_close(error)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._types import ActorError, ActorTarget, QueueSendResult
+from ._types import ActorError, ActorTarget, ConnStatus, QueueSendResult
 
 __all__ = ["EventCallback", "Transport", "TransportConnection"]
 
@@ -22,6 +22,10 @@ class TransportConnection(Protocol):
 
     actor_id: str
     connection_id: str
+    #: Where the connection stands (``connected`` once returned by ``Transport.connect``).
+    status: ConnStatus
+    #: Called with the new status on every change after ``connect`` returned (a reconnect).
+    on_status: Callable[[ConnStatus], None] | None
 
     async def action(self, name: str, args: list[Any]) -> Any: ...
 

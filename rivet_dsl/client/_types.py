@@ -7,7 +7,11 @@ from typing import Any, Generic, Literal, TypeVar
 
 from .._errors import RivetError
 
-__all__ = ["ActorError", "ActorTarget", "QueueSendResult"]
+__all__ = ["ActorError", "ActorTarget", "ConnStatus", "QueueSendResult"]
+
+#: A connection's status, with RivetKit's names: ``idle`` (not opened yet), ``connecting``
+#: (opening, or reconnecting after a lost socket), ``connected``, ``disconnected`` (for good).
+ConnStatus = Literal["idle", "connecting", "connected", "disconnected"]
 
 ResponseT = TypeVar("ResponseT")
 

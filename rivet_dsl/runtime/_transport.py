@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import RivetError
-from ..client import ActorError, ActorTarget, EventCallback, QueueSendResult, TransportConnection
+from ..client import ActorError, ActorTarget, ConnStatus, EventCallback, QueueSendResult, TransportConnection
 from ._codec import to_builtins
 from ._connection import Conn
 
@@ -29,6 +29,17 @@ class _InProcessConnection:
         self.conn: Conn | None = None
         self.connection_id = ""
         self._on_close = on_close
+        #: A connection to an actor in the same process never drops and reconnects: it is
+        #: connected until either side closes it.
+        self.status: ConnStatus = "connected"
+        self.on_status: Callable[[ConnStatus], None] | None = None
+
+    def _closed(self) -> None:
+        if self.status != "disconnected":
+            self.status = "disconnected"
+            if self.on_status is not None:
+                self.on_status("disconnected")
+        self._on_close(None)
 
     async def action(self, name: str, args: list[Any]) -> Any:
         if self.conn is None or self.conn.closed:
@@ -47,13 +58,13 @@ class _InProcessConnection:
             self.conn.subscriptions.discard(event)
 
     def server_closed(self, reason: str | None) -> None:
-        self._on_close(None)
+        self._closed()
 
     async def close(self) -> None:
         conn, self.conn = self.conn, None
         if conn is not None and not conn.closed:
             await self.runtime.disconnect(self.actor_id, conn)
-        self._on_close(None)
+        self._closed()
 
 
 class InProcessTransport:

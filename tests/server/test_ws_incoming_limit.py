@@ -10,6 +10,7 @@ connection open.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from rivet_dsl.client import ActorError, Client
 from rivet_dsl.server import DEFAULT_MAX_BODY
 
 from ._harness import ServerProcess
@@ -93,3 +95,19 @@ async def test_the_limit_set_on_the_command_line_applies_to_websocket_messages(
     limited: ServerProcess, encoding: str
 ) -> None:
     await _assert_closed_when_over(ws_url(limited), encoding, CLI_LIMIT)
+
+
+@pytest.mark.parametrize("encoding", ["json", "cbor"])
+async def test_the_python_client_reports_the_close_reason_and_reconnects(limited: ServerProcess, encoding: str) -> None:
+    """A call whose message closed the connection fails with the error the close names
+    (``message/incoming_too_long``), not a bare ``connection_lost``; the connection comes back
+    for the next call, as after any other lost connection."""
+    async with Client(limited.url, encoding=encoding) as client:
+        handle = client.get_or_create("counter", [uuid.uuid4().hex[:12]])
+        async with handle.connect() as conn:
+            assert await conn.action("echo", "fits") == "fits"
+            with pytest.raises(ActorError) as info:
+                await conn.action("echo", "x" * (CLI_LIMIT + 1))
+            assert (info.value.group, info.value.code) == ("message", "incoming_too_long")
+            assert info.value.metadata == {"closeCode": 1011}
+            assert await conn.action("echo", "after") == "after"
