@@ -8,12 +8,22 @@ first was awaited is detected (:class:`EntryInProgressError`), as is an entry ne
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple, get_args, get_origin, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    TypeVar,
+    TypeVarTuple,
+    get_args,
+    get_origin,
+    overload,
+)
 
 from .._errors import (
     CriticalError,
@@ -22,6 +32,7 @@ from .._errors import (
     JoinError,
     QueuePreviousMessageNotCompletedError,
     RaceError,
+    RivetError,
     StepExhaustedError,
     StepTimeoutError,
     WorkflowError,
@@ -29,7 +40,7 @@ from .._errors import (
 from .._loop import Loop
 from ..actor._guard import in_workflow_code
 from ..runtime._clock import within
-from ..runtime._codec import decoder_for, encode
+from ..runtime._codec import decode_builtins, decoder_for, encode
 from ..runtime._queue import QueueMessage, queue_names
 from ..storage import QueueRow
 from ._engine import (
@@ -42,7 +53,7 @@ from ._engine import (
     hint_of,
     state_hint_of,
 )
-from ._history import Branch, Entry, iteration_segment, name_segment
+from ._history import Branch, Entry, ErrorInfo, iteration_segment, name_segment
 
 if TYPE_CHECKING:
     from ..actor._decorators import QueueDeclaration, QueueRef
@@ -69,6 +80,108 @@ _CONTROL = (HistoryDivergedError, EntryInProgressError, RollbackStop, RollbackCh
 #: ends only its own branch: the others still replay up to their own end, registering the
 #: compensations of their completed steps.
 _STOPS_SIBLINGS = (HistoryDivergedError, EntryInProgressError, RollbackCheckpointError)
+
+
+def _error_info(exc: BaseException) -> ErrorInfo:
+    """What to record of ``exc`` so that a replay raises the same kind of error (see
+    :func:`_replayed_error`)."""
+    cls = type(exc)
+    if isinstance(exc, CriticalError):
+        kind = "critical"
+    elif isinstance(exc, StepTimeoutError):
+        kind = "timeout"
+    elif isinstance(exc, StepExhaustedError):
+        kind = "exhausted"
+    elif isinstance(exc, RollbackCheckpointError):
+        kind = "rollback_checkpoint"
+    else:
+        kind = "error"
+    info = ErrorInfo(kind, f"{cls.__module__}:{cls.__qualname__}", str(exc))
+    if isinstance(exc, RivetError):
+        info.message = exc.message
+        info.code = exc.code
+        if exc.metadata is not None:
+            try:
+                info.metadata = encode(exc.metadata)
+            except (TypeError, ValueError):
+                pass  # not plain data: the replayed error has none
+    return info
+
+
+def _import_class(qualified: str) -> type | None:
+    """The class named ``module:qualname``, if it can still be imported."""
+    module_name, _, qualname = qualified.partition(":")
+    if not module_name or not qualname or "<locals>" in qualname:
+        return None
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except Exception:
+        return None
+    return target if isinstance(target, type) else None
+
+
+def _rivet_error(cls: type[RivetError], info: ErrorInfo) -> RivetError:
+    """``cls`` with the recorded message, code and metadata (as unpickling builds one: its own
+    ``__init__``, whose signature is the class's business, does not run)."""
+    error = cls.__new__(cls)
+    metadata = None
+    if info.metadata is not None:
+        try:
+            metadata = decode_builtins(info.metadata)
+        except Exception:
+            metadata = None
+    RivetError.__init__(error, info.message, code=info.code, metadata=metadata)
+    if isinstance(error, StepExhaustedError):
+        step = metadata.get("step") if isinstance(metadata, dict) else None
+        error.step = step if isinstance(step, str) else ""
+        prefix = f"Step {error.step!r} exhausted retries: "
+        error.last_error = info.message.removeprefix(prefix)
+    return error
+
+
+def _replayed_error(info: ErrorInfo | None, path: str, text: str) -> BaseException:
+    """The error a failed step raised live, rebuilt from its record: ``CriticalError`` (or the
+    recorded subclass of it, if it can still be imported and still is one), ``StepTimeoutError``,
+    ``RollbackCheckpointError``, else ``StepExhaustedError`` (as live, for ordinary exceptions
+    after the retries, and for entries recorded before the kind was). ``text`` is the entry's
+    ``error`` string."""
+    kind = info.kind if info is not None else "exhausted"
+    if info is None or kind in ("exhausted", "error"):
+        return StepExhaustedError(path, text)
+    if kind == "critical":
+        cls = _import_class(info.cls)
+        if cls is None or not issubclass(cls, CriticalError):
+            cls = CriticalError
+        return _rivet_error(cls, info)
+    if kind == "timeout":
+        return _rivet_error(StepTimeoutError, info)
+    if kind == "rollback_checkpoint":
+        return _rivet_error(RollbackCheckpointError, info)
+    return StepExhaustedError(path, text)
+
+
+def _replayed_branch_error(record: Branch, replayed: Any) -> BaseException:
+    """The error a failed branch of a finished join raised live. Its replay raises it again
+    (its steps replay their recorded errors) and is used when it is of the recorded class
+    (nested join and race errors, and the user's own exceptions, keep all they carry);
+    otherwise the error is rebuilt from the record."""
+    info = record.info
+    if info is None:
+        return WorkflowError(record.error or "branch failed")  # recorded before kinds were
+    if isinstance(replayed, BaseException):
+        cls = type(replayed)
+        if f"{cls.__module__}:{cls.__qualname__}" == info.cls:
+            return replayed
+    if info.kind == "exhausted":
+        return _rivet_error(StepExhaustedError, info)
+    if info.kind != "error":
+        return _replayed_error(info, "", record.error or "")
+    recorded = _import_class(info.cls)
+    if recorded is not None and issubclass(recorded, RivetError):
+        return _rivet_error(recorded, info)
+    return WorkflowError(record.error or "branch failed")
 
 
 def _record_step(engine: WorkflowEngine, location: bytes, entry: Entry, output: bytes | None) -> None:
@@ -467,7 +580,8 @@ class WorkflowContext:
             if engine.mode == "rollback":
                 raise RollbackStop()
             if entry.status == "exhausted":
-                raise StepExhaustedError(self._child_path(name), entry.error or "")
+                # What the live run raised (so `except CriticalError:` takes the same branch).
+                raise _replayed_error(entry.error_info, self._child_path(name), entry.error or "")
         elif engine.mode == "rollback":
             raise RollbackStop()
         else:
@@ -512,6 +626,12 @@ class WorkflowContext:
                 )
                 entry.error = f"{type(exc).__name__}: {exc}"
                 entry.status = "failed" if will_retry else "exhausted"
+                if will_retry:
+                    entry.error_info = None
+                elif isinstance(exc, CriticalError | RollbackCheckpointError) or (timed_out and not retry_on_timeout):
+                    entry.error_info = _error_info(exc)  # raised as it is
+                else:
+                    entry.error_info = ErrorInfo("exhausted")
                 engine.put_entry(location, entry)
                 delay = min(backoff_max, backoff_base * 2**attempt) if will_retry else None
                 await engine.report(
@@ -883,10 +1003,10 @@ class WorkflowContext:
                     raise value
             for bname, value in zip(branches, settled, strict=True):
                 if bname in failed_before:
-                    errors[bname] = WorkflowError(failed_before[bname].error or "branch failed")
+                    errors[bname] = _replayed_branch_error(failed_before[bname], value)
                 elif isinstance(value, BaseException):
                     errors[bname] = value
-                    records[bname] = Branch("failed", None, f"{type(value).__name__}: {value}")
+                    records[bname] = Branch("failed", None, f"{type(value).__name__}: {value}", _error_info(value))
                 else:
                     results[bname] = value
                     records[bname] = Branch("completed", None if value is None else encode(value))
@@ -986,7 +1106,7 @@ class WorkflowContext:
         if winner is None:
             self._settle_race_takes(location, ())
             for bname, exc in errors.items():
-                records[bname] = Branch("failed", None, f"{type(exc).__name__}: {exc}")
+                records[bname] = Branch("failed", None, f"{type(exc).__name__}: {exc}", _error_info(exc))
             entry.branches = records
             entry.status = "failed"
             engine.put_entry(location, entry)

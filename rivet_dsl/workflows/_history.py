@@ -26,6 +26,7 @@ __all__ = [
     "PREFIX",
     "Branch",
     "Entry",
+    "ErrorInfo",
     "History",
     "Meta",
     "iteration_segment",
@@ -42,12 +43,31 @@ _NAME_TAG = 1
 _ITER_TAG = 2
 
 
+class ErrorInfo(msgspec.Struct, array_like=True, omit_defaults=True):
+    """What a failed step (or join/race branch) raised, so that a replay raises the same.
+
+    ``kind`` is ``critical`` (a ``CriticalError``, or a subclass named by ``cls``), ``timeout``
+    (``StepTimeoutError``), ``exhausted`` (``StepExhaustedError``), ``rollback_checkpoint``
+    (``RollbackCheckpointError``) or ``error`` (anything else, named by ``cls``). ``cls`` is
+    ``module:qualname``; ``message``, ``code`` and ``metadata`` (encoded, if it could be) are the
+    error's own. Entries written before this field existed have none (see ``_context._replayed_error``).
+    """
+
+    kind: str
+    cls: str = ""
+    message: str = ""
+    code: str | None = None
+    metadata: bytes | None = None
+
+
 class Branch(msgspec.Struct, array_like=True, omit_defaults=True):
     """One join/race branch: status (pending|running|completed|failed|cancelled), output, error."""
 
     status: str = "pending"
     output: bytes | None = None
     error: str | None = None
+    #: What the branch raised (added later: older rows have none).
+    info: ErrorInfo | None = None
 
 
 class Entry(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -79,6 +99,8 @@ class Entry(msgspec.Struct, array_like=True, omit_defaults=True):
     #: rollback bookkeeping
     rollback_done: bool = False
     rollback_error: str | None = None
+    #: step: what the failed step raised (added later: older rows have none, so it is last).
+    error_info: ErrorInfo | None = None
 
 
 class Meta(msgspec.Struct, omit_defaults=True):
