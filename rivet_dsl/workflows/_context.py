@@ -340,6 +340,7 @@ class WorkflowContext:
         "_in_branch",
         "_race_roots",
         "_loc",
+        "_sealed",
         "_names",
         "_path",
         "_pending",
@@ -354,8 +355,12 @@ class WorkflowContext:
         checkpoint: bool = False,
         in_branch: bool = False,
         race_roots: tuple[bytes, ...] = (),
+        sealed: bool = False,
     ) -> None:
         self._engine = engine
+        #: A branch of a finished join (or the winner of a finished race), or a scope inside
+        #: one: its history is complete, so it replays and never records a new entry.
+        self._sealed = sealed
         #: Inside a join/race branch: steps of other branches may run at the same time.
         self._in_branch = in_branch
         #: The locations of the race branches this scope is in (innermost last): if one loses,
@@ -437,24 +442,39 @@ class WorkflowContext:
                     "Workflow code may have changed; use ctx.removed() to retire entries",
                 ))
             self._cursor += 1
+        entry = None if location is None else history.entries.get(location)
+        if entry is None and self._sealed:
+            # Every recorded entry of this scope was visited (else the check above fails):
+            # this one is new code, which a finished join/race does not run (docs/workflows.md).
+            path = self._child_path(name)
+            raise self._halt(HistoryDivergedError(
+                path,
+                f"the end of finished scope {self._path!r}",
+                _describe(kind, path),
+                "A join or race that has finished runs no new entries in its branches; "
+                "use ctx.get_version() to keep old histories on the old code",
+            ))
         self._names.add(name)
         if location is None:
             location = self._loc + name_segment(history.intern(name, engine.stage))
             return location, None
-        entry = history.entries.get(location)
         if entry is not None and entry.kind != kind:
             path = self._child_path(name)
             raise self._halt(HistoryDivergedError(path, _describe(entry.kind, path), _describe(kind, path)))
         return location, entry
 
-    def _enter_loose(self, name: str, kinds: tuple[str, ...]) -> tuple[bytes, Entry | None]:
-        """Locate a removed/version_check entry: matched by name, not by position."""
+    def _enter_loose(self, name: str, kinds: tuple[str, ...]) -> tuple[bytes | None, Entry | None]:
+        """Locate a removed/version_check entry: matched by name, not by position. In a sealed
+        scope, a name not yet known has no location (nothing may be recorded there)."""
         path = self._child_path(name)
         if name in self._names:
             raise self._halt(HistoryDivergedError(path, _describe(kinds[0], name), "a duplicate name"))
         self._names.add(name)
         engine = self._engine
-        location = self._loc + name_segment(engine.history.intern(name, engine.stage))
+        index = engine.history._name_index.get(name)
+        if index is None and self._sealed:
+            return None, None
+        location = self._loc + name_segment(engine.history.intern(name, engine.stage) if index is None else index)
         entry = engine.history.entries.get(location)
         if entry is not None and entry.kind not in kinds:
             raise self._halt(HistoryDivergedError(path, " or ".join(kinds), _describe(entry.kind, path)))
@@ -477,7 +497,9 @@ class WorkflowContext:
                 "Entry exists in history but was not visited; use ctx.removed() to retire it",
             ))
 
-    def _sub(self, location: bytes, path: str, in_branch: bool = False, race: bool = False) -> WorkflowContext:
+    def _sub(
+        self, location: bytes, path: str, in_branch: bool = False, race: bool = False, sealed: bool = False
+    ) -> WorkflowContext:
         return WorkflowContext(
             self._engine,
             location,
@@ -485,6 +507,7 @@ class WorkflowContext:
             self._checkpoint,
             in_branch or self._in_branch,
             self._race_roots + (location,) if race else self._race_roots,
+            sealed or self._sealed,
         )
 
     # -- step ----------------------------------------------------------------------------------
@@ -972,7 +995,20 @@ class WorkflowContext:
         # join that has ended keeps its recorded error.
         failed_before = {b: r for b, r in records.items() if r.status == "failed"} if finished else {}
         if branches:
-            subs = {b: self._branch_ctx(location, path, b) for b in branches}
+            if finished:
+                # A finished join replays its branches (for their values, and to register the
+                # compensations of their completed steps) but runs no new code: a branch that
+                # is not in its record, or an entry not in history, is a divergence.
+                for bname in branches:
+                    if bname not in records:
+                        bpath = f"{path}/{bname}"
+                        raise self._halt(HistoryDivergedError(
+                            bpath,
+                            f"the branches of finished join {path!r}: {', '.join(sorted(records)) or 'none'}",
+                            f"branch {bpath!r}",
+                            "A join that has finished runs no new branches",
+                        ))
+            subs = {b: self._branch_ctx(location, path, b, sealed=finished) for b in branches}
             remaining = len(branches)
 
             async def run(bname: str) -> Any:
@@ -1019,10 +1055,12 @@ class WorkflowContext:
             raise JoinError(errors)
         return {b: results[b] for b in branches}
 
-    def _branch_ctx(self, location: bytes, path: str, bname: str, race: bool = False) -> WorkflowContext:
+    def _branch_ctx(
+        self, location: bytes, path: str, bname: str, race: bool = False, sealed: bool = False
+    ) -> WorkflowContext:
         engine = self._engine
         sub_loc = location + name_segment(engine.history.intern(bname, engine.stage))
-        return self._sub(sub_loc, f"{path}/{bname}", in_branch=True, race=race)
+        return self._sub(sub_loc, f"{path}/{bname}", in_branch=True, race=race, sealed=sealed)
 
     def race(self, name: str, branches: Mapping[str, Callable[[WorkflowContext], Awaitable[T]]]) -> Awaitable[RaceResult[T]]:
         """First branch to finish wins; the losers are cancelled and their history dropped."""
@@ -1041,7 +1079,8 @@ class WorkflowContext:
                 return RaceResult(recorded_winner, decode_output(Any, record.output))
             # The winner replays from its recorded entries (the losers' were dropped): its
             # value comes back typed by its steps, and its steps' compensations are registered.
-            sub = self._branch_ctx(location, path, recorded_winner)
+            # Sealed, as a finished join's branches: new entries in it are a divergence.
+            sub = self._branch_ctx(location, path, recorded_winner, sealed=True)
             replayed = await fn(sub)
             sub._finish_scope()
             return RaceResult(recorded_winner, replayed)
@@ -1191,7 +1230,7 @@ class WorkflowContext:
     async def _removed(self, name: str, original_type: str) -> None:
         engine = self._engine
         location, entry = self._enter_loose(name, (original_type, "removed"))
-        if entry is None and engine.mode != "rollback":
+        if location is not None and entry is None and engine.mode != "rollback" and not self._sealed:
             placeholder = Entry(
                 "removed", engine.history.take_seq(), engine.now(), status="completed", original_type=original_type
             )
@@ -1210,8 +1249,10 @@ class WorkflowContext:
         location, entry = self._enter_loose(name, ("version_check",))
         if entry is not None and entry.resolved is not None:
             return entry.resolved
-        resolved = 1 if in_flight else latest
-        if engine.mode != "rollback":
+        # A finished join/race branch was recorded before the gate: the old code (nothing is
+        # recorded there).
+        resolved = 1 if in_flight or self._sealed else latest
+        if location is not None and engine.mode != "rollback" and not self._sealed:
             record = Entry("version_check", engine.history.take_seq(), engine.now(), status="completed", resolved=resolved)
             engine.put_entry(location, record)
         return resolved
