@@ -11,16 +11,25 @@ from rivet_dsl.testing import MockClock, TestEnvironment
 from ._helpers import checkpoint
 from ._scenario import Scenario, calls, history, registry, result, scenario, start
 
+#: The order in which the "parallel" branches reached their marks, one list per run of the
+#: workflow function (a replay after a restart is a new run), by mode.
+ORDERS: dict[str, list[list[str]]] = {}
+
 
 @scenario
 async def parallel(self: Scenario, ctx: WorkflowContext) -> Any:
     order: list[str] = []
+    ORDERS.setdefault(self.key[1], []).append(order)
+    # Each branch waits at a gate until the other has run its first step: the join can only get
+    # past it by running the branches concurrently (sequential branches would time out here).
+    started = {"a": asyncio.Event(), "b": asyncio.Event()}
 
-    def branch(label: str) -> Any:
+    def branch(label: str, other: str) -> Any:
         async def run(b: WorkflowContext) -> str:
             order.append(f"{label}-start")
             await b.step("first", self.hit, f"{label}1")
-            await asyncio.sleep(0)
+            started[label].set()
+            await asyncio.wait_for(started[other].wait(), 5.0)  # a guard, never reached when concurrent
             order.append(f"{label}-mid")
             message = await b.queue.next("wait", names=[self.jobs if label == "a" else self.other])
             await b.step("second", self.hit, f"{label}2")
@@ -28,11 +37,12 @@ async def parallel(self: Scenario, ctx: WorkflowContext) -> Any:
 
         return run
 
-    values = await ctx.join("both", {"a": branch("a"), "b": branch("b")})
+    values = await ctx.join("both", {"a": branch("a", "b"), "b": branch("b", "a")})
     return values
 
 
 async def test_join_runs_branches_concurrently_and_replays(mode: str) -> None:
+    ORDERS.pop(mode, None)
     async with TestEnvironment(registry, clock=MockClock()) as env:
         h = await start(env, "parallel", mode)
         await checkpoint(env, h, mode)
@@ -42,6 +52,13 @@ async def test_join_runs_branches_concurrently_and_replays(mode: str) -> None:
         assert await result(env, h) == ("completed", {"a": "a:1", "b": "b:2"})
         for label in ("a1", "a2", "b1", "b2"):
             assert calls("parallel", mode, label) == 1
+    # Interleaved: both branches started (and ran their first step) before either went on, on
+    # the first run and on every replay. Live: one run; restart mode: one more per restart.
+    runs = ORDERS[mode]
+    assert len(runs) == (1 if mode == "live" else 3)
+    for order in runs:
+        assert sorted(order[:2]) == ["a-start", "b-start"], order
+        assert sorted(order[2:]) == ["a-mid", "b-mid"], order
 
 
 @scenario
