@@ -474,7 +474,8 @@ class WorkflowContext:
         index = engine.history._name_index.get(name)
         if index is None and self._sealed:
             return None, None
-        location = self._loc + name_segment(engine.history.intern(name, engine.stage) if index is None else index)
+        # A new name is staged with the entry's next write, if any (see stage_later).
+        location = self._loc + name_segment(engine.history.intern(name, engine.stage_later) if index is None else index)
         entry = engine.history.entries.get(location)
         if entry is not None and entry.kind not in kinds:
             raise self._halt(HistoryDivergedError(path, " or ".join(kinds), _describe(entry.kind, path)))
@@ -1234,7 +1235,7 @@ class WorkflowContext:
             placeholder = Entry(
                 "removed", engine.history.take_seq(), engine.now(), status="completed", original_type=original_type
             )
-            engine.put_entry(location, placeholder)
+            engine.put_entry_later(location, placeholder)
 
     def get_version(self, name: str, latest: int) -> Awaitable[int]:
         """Version gate: ``latest`` on fresh histories, 1 for histories recorded before the gate."""
@@ -1254,7 +1255,7 @@ class WorkflowContext:
         resolved = 1 if in_flight or self._sealed else latest
         if location is not None and engine.mode != "rollback" and not self._sealed:
             record = Entry("version_check", engine.history.take_seq(), engine.now(), status="completed", resolved=resolved)
-            engine.put_entry(location, record)
+            engine.put_entry_later(location, record)
         return resolved
 
 

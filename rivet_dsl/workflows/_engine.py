@@ -167,23 +167,50 @@ class WorkflowEngine:
         #: Loops in progress: location -> (iteration, state). The stored loop entry is rewritten
         #: only at loop checkpoints; this is what the inspector shows while the actor is awake.
         self.live_loops: dict[bytes, tuple[int, Any]] = {}
+        #: Writes of ``get_version``/``removed`` entries (and the names they interned), held
+        #: back until the run records anything else (see :meth:`stage_later`).
+        self.deferred: list[tuple[bytes, bytes]] = []
 
     # -- history writes ------------------------------------------------------------------------
 
+    def stage_later(self, key: bytes, value: bytes) -> None:
+        """Stage ``key`` with the next write of this run, not now. A version gate or a
+        ``removed`` placeholder is matched by name, not position, so it is entered before a
+        later entry can be found to diverge; a diverging run must write nothing (SEMANTICS 6).
+        Held back, it is staged just before the run records anything else (in the same batch,
+        so it is durable before or with what follows it), and dropped if the run diverges
+        first. Until then, a replay answers it the same way: the history it depends on has
+        not changed."""
+        self.deferred.append((key, value))
+
+    def put_entry_later(self, location: bytes, entry: Entry) -> None:
+        self.stage_later(ENTRY_PREFIX + location, encode_entry(entry))
+
+    def _flush_deferred(self) -> None:
+        if self.deferred:
+            batch = self.storage.batch
+            for key, value in self.deferred:
+                batch.kv_put(self.actor_id, key, value)
+            self.deferred.clear()
+
     def stage(self, key: bytes, value: bytes) -> None:
+        self._flush_deferred()
         self.storage.batch.kv_put(self.actor_id, key, value)
         self.dirty = True
 
     def put_entry(self, location: bytes, entry: Entry) -> None:
+        self._flush_deferred()
         self.storage.batch.kv_put(self.actor_id, ENTRY_PREFIX + location, encode_entry(entry))
         self.dirty = True
 
     def put_meta(self) -> None:
+        self._flush_deferred()
         self.storage.batch.kv_put(self.actor_id, META_KEY, encode(self.history.meta))
         self.dirty = True
 
     def delete_prefix(self, location: bytes) -> None:
         """Delete every entry under ``location`` (a race loser's branch), stored and loaded."""
+        self._flush_deferred()
         start = ENTRY_PREFIX + location
         self.storage.batch.kv_delete_range(self.actor_id, start, start + b"\xff")
         entries = self.history.entries
@@ -193,6 +220,7 @@ class WorkflowEngine:
 
     def delete_range(self, start: bytes, end: bytes) -> None:
         """Delete the entries in ``[start, end)`` (pruned loop iterations), stored and loaded."""
+        self._flush_deferred()
         self.storage.batch.kv_delete_range(self.actor_id, ENTRY_PREFIX + start, ENTRY_PREFIX + end)
         entries = self.history.entries
         if entries:
