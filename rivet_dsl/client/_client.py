@@ -7,6 +7,7 @@ WebSocket against a ``rivet-dsl serve`` server or RivetKit. Generated typed clie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from types import TracebackType
@@ -216,8 +217,10 @@ class ActorConnection:
         except BaseException as exc:
             self._set_status("disconnected")
             raise _wrap(exc) from None
-        self._conn.on_status = self._set_status
-        self._set_status(self._conn.status)
+        # getattr: a Transport written before connections had a status still works.
+        with contextlib.suppress(AttributeError):
+            self._conn.on_status = self._set_status
+        self._set_status(getattr(self._conn, "status", "connected"))
         for event in self._callbacks:
             self._conn.subscribe(event, True)
 

@@ -96,19 +96,22 @@ def _transport_error(message: str, code: str = "transport_error") -> ActorError:
     return ActorError("client", code, message)
 
 
-#: A close reason that names an error, ``group.code`` (rivetkit-core closes with 1011 and, for
-#: example, ``message.incoming_too_long`` when a message is over the server's limit).
-_ERROR_REASON = re.compile(r"([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)")
+#: Close reasons that blame what the client sent (rivetkit-core closes with 1011 and
+#: ``message.incoming_too_long`` when a message is over the server's limit). Other reasons, such
+#: as an event over the *outgoing* limit, say nothing about the calls in flight.
+_CALLER_CLOSE_REASONS = {"message.incoming_too_long"}
 
 
 def _close_error(code: int | None, reason: str | None) -> ActorError:
     """What the calls in flight fail with when the server closes the connection: the error the
-    close names, so a caller learns why (its message was too long), else ``connection_lost``."""
-    named = _ERROR_REASON.fullmatch(reason or "") if code == 1011 else None
-    if named is None:
-        return _transport_error("the connection was lost", "connection_lost")
-    group, error_code = named.groups()
-    return ActorError(group, error_code, f"the server closed the connection: {reason}", {"closeCode": code})
+    close names when it is about what the client sent, else ``connection_lost`` (with the
+    close code and reason in the metadata)."""
+    if code == 1011 and reason in _CALLER_CLOSE_REASONS:
+        group, error_code = reason.split(".", 1)
+        return ActorError(group, error_code, f"the server closed the connection: {reason}", {"closeCode": code})
+    return ActorError(
+        "client", "connection_lost", "the connection was lost", {"closeCode": code, "closeReason": reason or None}
+    )
 
 
 class HttpTransport:
@@ -510,6 +513,9 @@ class _HttpConnection:
                 error = exc
                 if exc.group != "client":
                     break
+            except Exception as exc:  # noqa: BLE001  (held calls must never wait on a dead reader)
+                error = _transport_error(f"cannot reconnect: {exc!r}", "connection_failed")
+                break
         self._finish(error or _transport_error("the connection was lost", "connection_lost"))
 
     def _dispatch(self, tag: str, val: dict[str, Any]) -> None:

@@ -769,8 +769,11 @@ class _WsSession:
                 self.close_code = 1011
                 self.close_reason = "message.incoming_too_long"
                 self.outbox.put_nowait(_CLOSE)
+                # Bounded: a peer that does not read must not keep the session (and its actor
+                # connection) open forever.
                 with contextlib.suppress(Exception):  # the socket may be gone already
-                    await writer
+                    await asyncio.wait_for(asyncio.shield(writer), CLOSE_AFTER_ACTIONS_S)
+                writer.cancel()
                 return
             self._handle(data)
 

@@ -103,8 +103,8 @@ def _error_info(exc: BaseException) -> ErrorInfo:
         if exc.metadata is not None:
             try:
                 info.metadata = encode(exc.metadata)
-            except (TypeError, ValueError):
-                pass  # not plain data: the replayed error has none
+            except Exception:  # noqa: BLE001  (TypeError, ValueError, OverflowError for ints past 64 bits)
+                pass  # not storable data: the replayed error has none; recording must not fail
     return info
 
 

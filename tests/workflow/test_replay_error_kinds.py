@@ -109,6 +109,30 @@ async def test_critical_error_subclass_is_reimported_or_falls_back(mode: str) ->
         assert await _finish(env, h, mode) == ("completed", ["declined:4242", "critical:local failure"])
 
 
+
+@scenario
+async def catch_huge_metadata(self: Scenario, ctx: WorkflowContext) -> Any:
+    def charge() -> None:
+        self.hit("charge")
+        raise CriticalError("too much", metadata={"amount": 10**20})  # past 64 bits: not storable
+
+    try:
+        await ctx.step("charge", charge)
+        outcome = "charged"
+    except CriticalError as e:
+        outcome = f"declined:{e.message}"
+    await ctx.queue.next("wait", names=[self.jobs])
+    return outcome
+
+
+async def test_an_error_whose_metadata_cannot_be_stored_is_still_recorded(mode: str) -> None:
+    """Recording the failed step must not itself fail (msgspec raises OverflowError for an int
+    past 64 bits): the error is recorded without its metadata and the same branch is taken."""
+    async with TestEnvironment(registry, clock=MockClock()) as env:
+        h = await start(env, "catch_huge_metadata", mode)
+        assert await _finish(env, h, mode) == ("completed", "declined:too much")
+        assert calls("catch_huge_metadata", mode, "charge") == 1
+
 @scenario
 async def catch_timeout(self: Scenario, ctx: WorkflowContext) -> Any:
     async def slow() -> None:
