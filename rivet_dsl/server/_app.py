@@ -722,11 +722,7 @@ class _WsSession:
             except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
                 self._send_now(_error_frame(exc, None))
                 _, body = error_payload(exc)
-                self.close_reason = f"{body['group']}.{body['code']}"
-                self.close_code = 1008
-                self.outbox.put_nowait(_CLOSE)
-                with contextlib.suppress(Exception):  # the socket may be gone already
-                    await writer
+                await self._close_after_queued(writer, 1008, f"{body['group']}.{body['code']}")
                 return
             self._send_now(_frame("Init", {"actorId": info.actor_id, "connectionId": self.conn.id}))
             await self._read_loop(writer)
@@ -740,6 +736,16 @@ class _WsSession:
                 writer.cancel()
                 with contextlib.suppress(BaseException):
                     await writer
+
+    async def _close_after_queued(self, writer: asyncio.Task[None], code: int, reason: str) -> None:
+        """Close with ``code``/``reason`` once the frames queued before it went out. Bounded: a
+        peer that does not read must not keep the session (and its actor connection) open."""
+        self.close_code = code
+        self.close_reason = reason
+        self.outbox.put_nowait(_CLOSE)
+        with contextlib.suppress(Exception):  # the socket may be gone already
+            await asyncio.wait_for(asyncio.shield(writer), CLOSE_AFTER_ACTIONS_S)
+        writer.cancel()
 
     async def _read_loop(self, writer: asyncio.Task[None]) -> None:
         ws = self.ws
@@ -766,14 +772,7 @@ class _WsSession:
                 # limit closes the connection with 1011 `message.incoming_too_long`, no Error
                 # frame; nothing in it is read. Frames queued before the close still go out.
                 _log.warning("closing connection %s: %s", self.conn_id(), _too_long(len(data), limit).message)
-                self.close_code = 1011
-                self.close_reason = "message.incoming_too_long"
-                self.outbox.put_nowait(_CLOSE)
-                # Bounded: a peer that does not read must not keep the session (and its actor
-                # connection) open forever.
-                with contextlib.suppress(Exception):  # the socket may be gone already
-                    await asyncio.wait_for(asyncio.shield(writer), CLOSE_AFTER_ACTIONS_S)
-                writer.cancel()
+                await self._close_after_queued(writer, 1011, "message.incoming_too_long")
                 return
             self._handle(data)
 
