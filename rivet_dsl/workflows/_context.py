@@ -147,17 +147,16 @@ def _replayed_error(info: ErrorInfo | None, path: str, text: str) -> BaseExcepti
     ``RollbackCheckpointError``, else ``StepExhaustedError`` (as live, for ordinary exceptions
     after the retries, and for entries recorded before the kind was). ``text`` is the entry's
     ``error`` string."""
-    kind = info.kind if info is not None else "exhausted"
-    if info is None or kind in ("exhausted", "error"):
+    if info is None:
         return StepExhaustedError(path, text)
-    if kind == "critical":
+    if info.kind == "critical":
         cls = _import_class(info.cls)
         if cls is None or not issubclass(cls, CriticalError):
             cls = CriticalError
         return _rivet_error(cls, info)
-    if kind == "timeout":
+    if info.kind == "timeout":
         return _rivet_error(StepTimeoutError, info)
-    if kind == "rollback_checkpoint":
+    if info.kind == "rollback_checkpoint":
         return _rivet_error(RollbackCheckpointError, info)
     return StepExhaustedError(path, text)
 

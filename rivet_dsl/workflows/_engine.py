@@ -187,30 +187,33 @@ class WorkflowEngine:
         self.stage_later(ENTRY_PREFIX + location, encode_entry(entry))
 
     def _flush_deferred(self) -> None:
-        if self.deferred:
-            batch = self.storage.batch
-            for key, value in self.deferred:
-                batch.kv_put(self.actor_id, key, value)
-            self.deferred.clear()
+        batch = self.storage.batch
+        for key, value in self.deferred:
+            batch.kv_put(self.actor_id, key, value)
+        self.deferred.clear()
 
     def stage(self, key: bytes, value: bytes) -> None:
-        self._flush_deferred()
+        if self.deferred:  # rare (a new version gate): no call on the hot path
+            self._flush_deferred()
         self.storage.batch.kv_put(self.actor_id, key, value)
         self.dirty = True
 
     def put_entry(self, location: bytes, entry: Entry) -> None:
-        self._flush_deferred()
+        if self.deferred:  # rare (a new version gate): no call on the hot path
+            self._flush_deferred()
         self.storage.batch.kv_put(self.actor_id, ENTRY_PREFIX + location, encode_entry(entry))
         self.dirty = True
 
     def put_meta(self) -> None:
-        self._flush_deferred()
+        if self.deferred:  # rare (a new version gate): no call on the hot path
+            self._flush_deferred()
         self.storage.batch.kv_put(self.actor_id, META_KEY, encode(self.history.meta))
         self.dirty = True
 
     def delete_prefix(self, location: bytes) -> None:
         """Delete every entry under ``location`` (a race loser's branch), stored and loaded."""
-        self._flush_deferred()
+        if self.deferred:  # rare (a new version gate): no call on the hot path
+            self._flush_deferred()
         start = ENTRY_PREFIX + location
         self.storage.batch.kv_delete_range(self.actor_id, start, start + b"\xff")
         entries = self.history.entries
@@ -220,7 +223,8 @@ class WorkflowEngine:
 
     def delete_range(self, start: bytes, end: bytes) -> None:
         """Delete the entries in ``[start, end)`` (pruned loop iterations), stored and loaded."""
-        self._flush_deferred()
+        if self.deferred:  # rare (a new version gate): no call on the hot path
+            self._flush_deferred()
         self.storage.batch.kv_delete_range(self.actor_id, ENTRY_PREFIX + start, ENTRY_PREFIX + end)
         entries = self.history.entries
         if entries:
