@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from rivet_dsl.runtime import Runtime
@@ -42,10 +43,10 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def _wait_for(predicate: object, proc: subprocess.Popen[bytes], out: Path, limit: float = 30.0) -> None:
+def _wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[bytes], out: Path, limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return
         if proc.poll() is not None:
             raise AssertionError("child exited early: " + (out / "stderr.log").read_text()[-2000:])
