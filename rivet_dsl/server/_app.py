@@ -774,51 +774,58 @@ class _WsSession:
                 _log.warning("closing connection %s: %s", self.conn_id(), _too_long(len(data), limit).message)
                 await self._close_after_queued(writer, 1011, "message.incoming_too_long")
                 return
-            self._handle(data)
+            invalid = self._handle(data)
+            if invalid is not None:
+                # As Rivet (rivetkit-core registry/websocket.rs): a message that cannot be
+                # decoded closes the connection with 1011 `actor.invalid_request`, no Error
+                # frame; nothing in it runs. Frames queued before the close still go out.
+                _log.warning("closing connection %s: invalid message (%s)", self.conn_id(), invalid)
+                await self._close_after_queued(writer, 1011, "actor.invalid_request")
+                return
 
-    def _handle(self, data: bytes) -> None:
-        action_id: int | None = None
+    def _handle(self, data: bytes) -> str | None:
+        """Run one message. A message that cannot be read (not CBOR or JSON, not a frame of the
+        protocol: a wrong shape, an unknown tag, a field of the wrong type) is not run; the
+        reason is returned and the caller closes the connection."""
         try:
-            try:
-                frame = decode(data, self.encoding)
-            except WireDecodeError as exc:
-                raise _malformed(f"Malformed {self.encoding} frame: {exc}") from None
-            body = frame.get("body") if isinstance(frame, dict) else None
-            if not isinstance(body, dict) or not isinstance(body.get("tag"), str) or not isinstance(body.get("val"), dict):
-                raise _malformed("Expected a frame {body: {tag, val}}")
-            tag = body["tag"]
-            val: dict[str, Any] = body["val"]
-            if tag == "ActionRequest":
-                raw_id = val.get("id")
-                if isinstance(raw_id, int) and not isinstance(raw_id, bool) and raw_id >= 0:
-                    action_id = raw_id
+            frame = decode(data, self.encoding)
+        except WireDecodeError as exc:
+            return f"malformed {self.encoding} frame: {exc}"
+        body = frame.get("body") if isinstance(frame, dict) else None
+        if not isinstance(body, dict) or not isinstance(body.get("tag"), str) or not isinstance(body.get("val"), dict):
+            return "expected a frame {body: {tag, val}}"
+        tag = body["tag"]
+        val: dict[str, Any] = body["val"]
+        if tag == "ActionRequest":
+            action_id = val.get("id")
+            if not isinstance(action_id, int) or isinstance(action_id, bool) or action_id < 0:
+                return "ActionRequest.id must be a non-negative integer"
+            name = val.get("name")
+            if not isinstance(name, str):
+                return "ActionRequest.name must be a string"
+            if "args" not in val:
+                return "ActionRequest.args is missing"
+            args = val["args"]
+            if args is None:
+                args = []
+            elif not isinstance(args, list):
+                args = [args]
+            task = asyncio.get_running_loop().create_task(self._action(action_id, name, args))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return None
+        if tag == "SubscriptionRequest":
+            event = val.get("eventName")
+            subscribe = val.get("subscribe")
+            if not isinstance(event, str) or not isinstance(subscribe, bool):
+                return "SubscriptionRequest needs eventName (string) and subscribe (boolean)"
+            if self.conn is not None:
+                if subscribe:
+                    self.conn.subscriptions.add(event)
                 else:
-                    raise _malformed("ActionRequest.id must be a non-negative integer")
-                name = val.get("name")
-                if not isinstance(name, str):
-                    raise _malformed("ActionRequest.name must be a string")
-                args = val.get("args")
-                if args is None:
-                    args = []
-                elif not isinstance(args, list):
-                    args = [args]
-                task = asyncio.get_running_loop().create_task(self._action(action_id, name, args))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
-            elif tag == "SubscriptionRequest":
-                event = val.get("eventName")
-                subscribe = val.get("subscribe")
-                if not isinstance(event, str) or not isinstance(subscribe, bool):
-                    raise _malformed("SubscriptionRequest needs eventName (string) and subscribe (boolean)")
-                if self.conn is not None:
-                    if subscribe:
-                        self.conn.subscriptions.add(event)
-                    else:
-                        self.conn.subscriptions.discard(event)
-            else:
-                raise _malformed(f"Unknown message tag {tag!r}")
-        except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
-            self._send_now(_error_frame(exc, action_id))
+                    self.conn.subscriptions.discard(event)
+            return None
+        return f"unknown message tag {tag!r}"
 
     async def _action(self, action_id: int, name: str, args: list[Any]) -> None:
         conn = self.conn

@@ -11,7 +11,6 @@ from typing import Any
 import cbor2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from ._harness import ServerProcess
@@ -116,37 +115,9 @@ async def test_action_errors_carry_action_id(server: ServerProcess, encoding: st
         assert (val["code"], wire.action_id(val, "actionId")) == ("invalid_arguments", 10)
 
 
-@pytest.mark.parametrize("encoding", ["json", "cbor"])
-async def test_broken_frames_get_errors_and_connection_survives(server: ServerProcess, encoding: str) -> None:
-    async with connect(ws_url(server), subprotocols=protocols(encoding), max_size=None) as ws:
-        wire = Wire(ws, encoding)
-        await wire.recv()
-        bad: list[str | bytes] = [
-            "{not json" if encoding == "json" else b"\xff\x00\x13",
-            json.dumps([1, 2]) if encoding == "json" else cbor2.dumps([1, 2]),
-            json.dumps({"body": {"tag": "Nope", "val": {}}}) if encoding == "json" else cbor2.dumps({"body": {"tag": "Nope", "val": {}}}),
-            json.dumps({"body": {"tag": "ActionRequest", "val": {"id": "x", "name": "increment"}}})
-            if encoding == "json"
-            else cbor2.dumps({"body": {"tag": "ActionRequest", "val": {"id": -1, "name": "increment"}}}),
-            json.dumps({"body": {"tag": "SubscriptionRequest", "val": {"eventName": 5}}})
-            if encoding == "json"
-            else cbor2.dumps({"body": {"tag": "SubscriptionRequest", "val": {"eventName": 5}}}),
-        ]
-        for frame in bad:
-            await ws.send(frame)
-            tag, val = await wire.recv()
-            assert tag == "Error" and val["group"] == "message" and val["code"] == "malformed", val
-            assert val["actionId"] is None
-        # Still usable after the malformed frames, and nothing was applied.
-        await wire.send_action(2, "getCount", [])
-        tag, val = await wire.recv()
-        assert tag == "ActionResponse" and val["output"] == 0
-        # An oversized message closes the connection, as in Rivet (1011, no Error frame):
-        # tests/server/test_ws_incoming_limit.py.
-        await wire.send_action(1, "echo", ["x" * (70 * 1024)])
-        with pytest.raises(ConnectionClosed):
-            await wire.recv()
-        assert (ws.close_code, ws.close_reason) == (1011, "message.incoming_too_long")
+# A broken frame closes the connection (1011 actor.invalid_request, as in Rivet):
+# tests/server/test_ws_invalid_frame.py; an oversized one too (1011 message.incoming_too_long):
+# tests/server/test_ws_incoming_limit.py.
 
 
 async def test_conn_params_via_subprotocol_and_header(server: ServerProcess) -> None:
