@@ -580,6 +580,14 @@ def _inherit(actor: ActorClass, classes: Mapping[str, ActorClass]) -> None:
                     own.add(name)
 
 
+def _bases_known(cls: ActorClass, lineage: Mapping[str, ActorClass]) -> bool:
+    """Every base of ``cls`` is a class of the module (a generic like ``Actor[S]`` defines no helper)."""
+    return all(
+        b.keyword is not None or isinstance(b.value, cst.Subscript) or (isinstance(b.value, cst.Name) and b.value.value in lineage)
+        for b in cls.node.bases
+    )
+
+
 def _ancestors(name: str, classes: Mapping[str, ActorClass], path: tuple[str, ...]) -> list[ActorClass]:
     """The class named ``name`` and its same-module ancestors, in method resolution order (a
     depth-first walk keeping the last visit of a class shared by two bases, as C3 does for
@@ -1158,14 +1166,47 @@ class _Walker:
         inherited from a class of the same module, and ``Base.f(self, ...)`` runs the base's own."""
         name = func.attr.value
         on_instance = self._is_self(func.value)
-        cls = self.scope.actor if on_instance else self._class_named(func.value)
-        target = None if cls is None else cls.methods.get(name)
+        if isinstance(func.value, cst.Call) and self._is_super(func.value):
+            cls, on_instance = self._after_in_mro(func.value, name), True
+            target = None if cls is None else cls.methods.get(name)
+        else:
+            cls = self.scope.actor if on_instance else self._class_named(func.value)
+            target = None if cls is None else cls.methods.get(name)
         if cls is None or target is None or name not in cls.plain_methods:
             return
         first = _first_bound(target, on_instance)
         contexts = _bound_params(target, passed, first)
         helper = self.model._method_scope("helper", self.scope.actor, target, self.scope, contexts, None)
         self._follow(node, helper, _bound_params(target, actors, first))
+
+    def _is_super(self, call: cst.Call) -> bool:
+        """``super()``, or ``super(Cls, self)`` with the actor, in a method of the actor's lineage."""
+        if not isinstance(call.func, cst.Name) or call.func.value != "super" or self.lookup(call.func.value) is not None:
+            return False
+        if not call.args:
+            return self.scope.self_name is not None
+        return len(call.args) == 2 and isinstance(call.args[0].value, cst.Name) and self._is_self(call.args[1].value)
+
+    def _after_in_mro(self, call: cst.Call, name: str) -> ActorClass | None:
+        """The class whose own method ``name`` a ``super()`` call in this method runs: the first one
+        defining it after the class of the method (or the one ``super(Cls, self)`` names) in the
+        actor's method resolution order. ``None`` when that order reaches a class it does not know."""
+        order = list(self.scope.actor.lineage.values())
+        if call.args:
+            named = call.args[0].value
+            start = next((i for i, c in enumerate(order) if isinstance(named, cst.Name) and c.name == named.value), None)
+        else:
+            method = self.scope.root
+            start = next((i for i, c in enumerate(order) if any(s is method for s in c.node.body.body)), None)
+        if start is None:
+            return None
+        lineage = self.scope.actor.lineage
+        for index, cls in enumerate(order[start:]):
+            if index and any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in cls.node.body.body):
+                return cls
+            if not _bases_known(cls, lineage):
+                return None  # an imported base comes next: it may define the method
+        return None
 
     def _class_named(self, node: cst.BaseExpression) -> ActorClass | None:
         """The actor class, or one of its same-module ancestors, that ``node`` names (not a local)."""
