@@ -120,3 +120,38 @@ async def test_the_limit_is_configurable(small_limit_server: str) -> None:
         assert refused.json()["metadata"] == {"limit": 1000}
         fits = await post_action(http, "big", [900], "json")
         assert fits.status_code == 200 and len(fits.json()["output"]) == 900
+
+
+@pytest.fixture
+async def tiny_limit_server(tmp_path: Path) -> AsyncIterator[str]:
+    """An in-process server whose outgoing limit (10 bytes) is under ``{"output":1}`` (12 bytes)."""
+    runtime = Runtime(registry, storage=SqliteStorage(tmp_path / "tiny.db"))
+    app = create_app(runtime, ServerConfig(max_outgoing=10))
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=free_port()))
+    serving = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:  # (uvicorn has no readiness callback)
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def test_a_refused_response_does_not_undo_the_action(tiny_limit_server: str) -> None:
+    """As Rivet (rivetkit-core ``registry/http.rs`` ``handle_action_fetch``): the response is
+    measured after the action ran and its state committed, so the caller gets 400
+    ``message.outgoing_too_long`` and the state change stays (no rollback)."""
+    async with httpx.AsyncClient(base_url=tiny_limit_server, timeout=30) as http:
+        path = action_path("increment")
+        refused = await http.post(path, json={"args": [3]})
+        assert refused.status_code == 400 and refused.json()["code"] == "outgoing_too_long"
+        actor_id = refused.headers["x-rivet-actor"]
+        # The inspector's answers are not bounded (neither are Rivet's): it shows the count.
+        state = await http.get(f"/gateway/{actor_id}/inspector/state")
+        assert state.status_code == 200 and state.json()["state"] == {"count": 3}
+        again = await http.post(f"/gateway/{actor_id}/action/increment", json={"args": [1]})
+        assert again.status_code == 400 and again.json()["code"] == "outgoing_too_long"
+        assert (await http.get(f"/gateway/{actor_id}/inspector/state")).json()["state"] == {"count": 4}
