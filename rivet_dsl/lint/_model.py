@@ -361,6 +361,7 @@ class ModuleModel:
         self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
         self._imports = _import_lines(module.body)
         self.imported: dict[str, str] = _bound_names(self._imports)
+        self.partials = _module_partials(module.body, self.imported)
         self._names: dict[int, Mapping[cst.CSTNode, object]] = {}
         self._current: cst.FunctionDef | None = None
         self._find_actors()
@@ -637,6 +638,44 @@ def _bound_names(lines: Sequence[cst.SimpleStatementLine]) -> dict[str, str]:
     return names
 
 
+def _module_partials(body: Sequence[cst.CSTNode], imported: Mapping[str, str]) -> dict[str, cst.Call]:
+    """``name = functools.partial(fn, ...)`` at module level, for a name bound only there (a
+    function, class or second assignment of the same name forgets it)."""
+    found: dict[str, cst.Call] = {}
+    bound: set[str] = set()
+    for stmt in body:
+        if isinstance(stmt, cst.FunctionDef | cst.ClassDef):
+            bound.add(stmt.name.value)
+            continue
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if not isinstance(small, cst.Assign | cst.AnnAssign):
+                continue
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            value = small.value
+            for target in targets:
+                if not isinstance(target, cst.Name):
+                    continue
+                if target.value in bound:
+                    found.pop(target.value, None)
+                    continue
+                bound.add(target.value)
+                if len(targets) == 1 and isinstance(value, cst.Call) and _is_partial_call(value, imported):
+                    found[target.value] = value
+    return found
+
+
+def _is_partial_call(call: cst.Call, imported: Mapping[str, str]) -> bool:
+    """``functools.partial(fn, ...)`` (by its import) with the function as a plain first argument."""
+    dotted = _dotted(call.func)
+    root, _, rest = dotted.partition(".")
+    target = imported.get(root)
+    if target is None or (f"{target}.{rest}" if rest else target) != "functools.partial" or not call.args:
+        return False
+    return call.args[0].keyword is None and call.args[0].star == ""
+
+
 def _dotted(node: cst.BaseExpression | None) -> str:
     if isinstance(node, cst.Name):
         return node.value
@@ -759,6 +798,7 @@ class _Walker:
         self.lambdas: list[cst.Lambda] = []
         self.local_defs: dict[str, AnyFunction] = {}
         self.partials: dict[str, cst.Call] = {}  # `p = functools.partial(bump, self)` in this function
+        self.rebound: set[str] = set()  # names this function binds to something else (`p = print`)
         self.awaited: set[int] = set()
         self.exited = False  # a `return`/`raise` that only some runs take was seen: the rest may be skipped
 
@@ -864,10 +904,16 @@ class _Walker:
         partial = value if isinstance(value, cst.Call) and self._is_partial(value) else None
         for target in targets:
             if isinstance(target, cst.Name):
-                if partial is not None and len(targets) == 1:
-                    self.partials[target.value] = partial
-                else:
-                    self.partials.pop(target.value, None)
+                key = target.value
+            elif isinstance(target, cst.Attribute) and self._is_self(target.value):
+                key = f".{target.attr.value}"  # `self._charge = partial(charge, ctx)`
+            else:
+                continue
+            if partial is not None and len(targets) == 1:
+                self.partials[key] = partial
+            else:
+                self.partials.pop(key, None)
+                self.rebound.add(key)
 
     def _is_partial(self, call: cst.Call) -> bool:
         """``functools.partial(fn, ...)`` with the function as a plain first argument."""
@@ -884,14 +930,20 @@ class _Walker:
             found = walker.partials.get(name)
             if found is not None:
                 return found
+            if name in walker.rebound:
+                return None
             walker = walker.parent
-        return None
+        return self.model.partials.get(name)  # `p = partial(...)` at module level
 
     def _unwrap_partial(self, call: cst.Call) -> tuple[cst.BaseExpression, Sequence[cst.Arg]]:
         """The function a call runs and the arguments it gets: ``p(ctx)`` after
         ``p = partial(bump, self)``, or ``partial(bump, self)(ctx)``, runs ``bump(self, ctx)``."""
         func = call.func
-        partial = self._partial_of(func.value) if isinstance(func, cst.Name) else None
+        partial = None
+        if isinstance(func, cst.Name):
+            partial = self._partial_of(func.value)
+        elif isinstance(func, cst.Attribute) and self._is_self(func.value):
+            partial = self._partial_of(f".{func.attr.value}")
         if partial is None and isinstance(func, cst.Call) and self._is_partial(func):
             partial = func
         if partial is None:
