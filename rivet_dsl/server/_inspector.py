@@ -111,21 +111,39 @@ def inspector_routes(server: RivetServer) -> list[Route]:
             raise _Forbidden("Inspector access requires a valid bearer token")
 
     async def live(request: Request) -> LiveActor:
-        check_auth(request)
         info = await resolve_actor(runtime, request.path_params["actor"], _gateway_query(request))
         return await runtime.acquire(info.actor_id)
 
-    def route(path: str, methods: list[str]) -> Callable[[Callable[[Request, LiveActor], Awaitable[Any]]], Route]:
-        def wrap(fn: Callable[[Request, LiveActor], Awaitable[Any]]) -> Route:
+    def route(
+        path: str,
+        methods: list[str],
+        *,
+        body_limit: int | None = None,
+        parse: Callable[[Any], Any] | None = None,
+        body_optional: bool = False,
+    ) -> Callable[[Callable[[Request, LiveActor, Any], Awaitable[Any]]], Route]:
+        """A route; one that takes a body (``body_limit``) reads, decodes and checks it with
+        ``parse`` before the actor is resolved, so a body over the limit or a malformed one
+        creates, wakes and changes no actor (the handler gets what ``parse`` returned)."""
+
+        def wrap(fn: Callable[[Request, LiveActor, Any], Awaitable[Any]]) -> Route:
             async def endpoint(request: Request) -> Response:
                 try:
+                    check_auth(request)
+                    body: Any = None
+                    if body_limit is not None:
+                        raw = await read_body(request, body_limit)
+                        # An optional body that is absent (empty) reads as {}.
+                        body = decode_body(raw, "json") if raw.strip() or not body_optional else {}
+                        if parse is not None:
+                            body = parse(body)
                     actor = await live(request)
                     actor._enter()
                     try:
-                        body = await fn(request, actor)
+                        out = await fn(request, actor, body)
                     finally:
                         actor._exit()
-                    return ok_response(body, "json", {"x-rivet-actor": actor.actor_id})
+                    return ok_response(out, "json", {"x-rivet-actor": actor.actor_id})
                 except Exception as exc:  # noqa: BLE001  (every failure becomes an error reply)
                     return error_response(exc, "json")
 
@@ -158,7 +176,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         return history_in_ms(to_builtins(await workflows.workflow_history(runtime, actor.actor_id)))
 
     @route("/summary", ["GET"])
-    async def summary(request: Request, actor: LiveActor) -> Any:
+    async def summary(request: Request, actor: LiveActor, _: Any) -> Any:
         state, enabled = state_of(actor)
         return {
             "state": state,
@@ -172,21 +190,23 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         }
 
     @route("/state", ["GET"])
-    async def get_state(request: Request, actor: LiveActor) -> Any:
+    async def get_state(request: Request, actor: LiveActor, _: Any) -> Any:
         state, enabled = state_of(actor)
         return {"state": state, "isStateEnabled": enabled}
 
-    @route("/state", ["PATCH"])
-    async def patch_state(request: Request, actor: LiveActor) -> Any:
-        body = decode_body(await read_body(request, MANAGER_MAX_BODY), "json")
+    def patch_body(body: Any) -> Any:
         if not isinstance(body, dict) or "state" not in body:
             raise WireError("Expected {state}", group="message", code="malformed")
+        return body["state"]
+
+    @route("/state", ["PATCH"], body_limit=MANAGER_MAX_BODY, parse=patch_body)
+    async def patch_state(request: Request, actor: LiveActor, state: Any) -> Any:
         if actor.definition.stateless:
             raise WireError("This actor has no state", group="inspector", code="state_disabled")
         try:
             # validate_encoded also refuses what converts but cannot be stored (an integer
             # beyond 64 bits), before the actor sees it.
-            new_state = validate_encoded(body["state"], actor.definition.state_type, "state")[0]
+            new_state = validate_encoded(state, actor.definition.state_type, "state")[0]
         except InvalidArgumentsError as exc:
             raise WireError(exc.message, code="invalid_arguments") from None
         # Not while a workflow step runs: its commit would leave the patch out (a step's writes
@@ -198,22 +218,20 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         return {"ok": True}
 
     @route("/connections", ["GET"])
-    async def connections(request: Request, actor: LiveActor) -> Any:
+    async def connections(request: Request, actor: LiveActor, _: Any) -> Any:
         return {"connections": connections_of(actor)}
 
     @route("/rpcs", ["GET"])
-    async def rpcs(request: Request, actor: LiveActor) -> Any:
+    async def rpcs(request: Request, actor: LiveActor, _: Any) -> Any:
         return {"rpcs": sorted(actor.definition.actions)}
 
-    @route("/action/{name}", ["POST"])
-    async def call_action(request: Request, actor: LiveActor) -> Any:
-        body = decode_body(await read_body(request, config.max_body), "json")
-        args = action_args(body)
+    @route("/action/{name}", ["POST"], body_limit=config.max_body, parse=action_args)
+    async def call_action(request: Request, actor: LiveActor, args: list[Any]) -> Any:
         output = await runtime.call(actor.actor_id, request.path_params["name"], args)
         return {"output": output}
 
     @route("/queue", ["GET"])
-    async def queue_list(request: Request, actor: LiveActor) -> Any:
+    async def queue_list(request: Request, actor: LiveActor, _: Any) -> Any:
         raw = request.query_params.get("limit", "100")
         try:
             limit = max(0, min(int(raw), 10000))
@@ -230,16 +248,18 @@ def inspector_routes(server: RivetServer) -> list[Route]:
             ],
         }
 
-    @route("/queue", ["POST"])
-    async def queue_inject(request: Request, actor: LiveActor) -> Any:
-        body = decode_body(await read_body(request, config.max_body), "json")
+    def inject_body(body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             raise WireError("Expected {name, body}", group="message", code="malformed")
+        return body
+
+    @route("/queue", ["POST"], body_limit=config.max_body, parse=inject_body)
+    async def queue_inject(request: Request, actor: LiveActor, body: dict[str, Any]) -> Any:
         await runtime.send(actor.actor_id, body["name"], body.get("body"))
         return {"ok": True}
 
     @route("/queue", ["DELETE"])
-    async def queue_clear(request: Request, actor: LiveActor) -> Any:
+    async def queue_clear(request: Request, actor: LiveActor, _: Any) -> Any:
         # Senders waiting on a cleared message are answered once the delete is durable
         # (ActorQueue.clear); they waited out their timeouts before.
         cleared = actor.queue.clear()
@@ -247,15 +267,16 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         return {"ok": True, "cleared": cleared}
 
     @route("/workflow-history", ["GET"])
-    async def workflow_history(request: Request, actor: LiveActor) -> Any:
+    async def workflow_history(request: Request, actor: LiveActor, _: Any) -> Any:
         return {"history": await history_of(actor), "isWorkflowEnabled": workflow_enabled(actor)}
 
-    @route("/workflow/replay", ["POST"])
-    async def workflow_replay(request: Request, actor: LiveActor) -> Any:
-        raw = await read_body(request, config.max_body)
-        body = decode_body(raw, "json") if raw.strip() else {}
+    def replay_body(body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise WireError("Expected {entryId?} or {step?}", group="message", code="malformed")
+        return body
+
+    @route("/workflow/replay", ["POST"], body_limit=config.max_body, parse=replay_body, body_optional=True)
+    async def workflow_replay(request: Request, actor: LiveActor, body: dict[str, Any]) -> Any:
         if not workflow_enabled(actor):
             raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
         step = body.get("step")
@@ -273,7 +294,7 @@ def inspector_routes(server: RivetServer) -> list[Route]:
         return {"history": await history_of(actor), "isWorkflowEnabled": True}
 
     @route("/workflow/recover", ["POST"])
-    async def workflow_recover(request: Request, actor: LiveActor) -> Any:
+    async def workflow_recover(request: Request, actor: LiveActor, _: Any) -> Any:
         if not workflow_enabled(actor):
             raise WireError("This actor has no workflow", group="inspector", code="workflow_disabled")
         await check_recoverable(actor)
