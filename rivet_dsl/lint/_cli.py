@@ -15,6 +15,7 @@ from pathlib import Path
 from ._config import ConfigError, find_pyproject, is_excluded, load_config
 from ._engine import PARSE_ERROR, fix_source, lint_file
 from ._lock import LOCK_FILE, Tree, dump_lock, load_lock
+from ._model import clear_module_cache
 from ._types import LintConfig, Violation
 
 __all__ = ["lint_paths", "main"]
@@ -53,11 +54,12 @@ def _read_source(path: Path) -> tuple[str, str]:
         return file.read(), file.encoding
 
 
-def _lint_one(
-    job: tuple[str, str, frozenset[str], dict[str, Tree] | None, bool],
-) -> tuple[list[Violation], dict[str, Tree] | None]:
+Job = tuple[str, str, frozenset[str], dict[str, Tree] | None, bool, tuple[str, ...]]
+
+
+def _lint_one(job: Job) -> tuple[list[Violation], dict[str, Tree] | None]:
     """Lint one file (runs in a worker process for large trees): findings and workflow trees."""
-    name, _key, disable, locked, fix = job
+    name, _key, disable, locked, fix, roots = job
     path = Path(name)
     try:
         source, encoding = _read_source(path)
@@ -68,7 +70,7 @@ def _lint_one(
         if fixed != source:
             path.write_text(fixed, encoding=encoding)  # the declared encoding still holds
             source = fixed
-    result = lint_file(source, name, disable=disable, locked=locked)
+    result = lint_file(source, name, disable=disable, locked=locked, roots=roots)
     return result.violations, (None if result.parse_error else result.trees)
 
 
@@ -105,10 +107,13 @@ def lint_paths(
     lock_root = lock_path.parent
     violations: list[Violation] = []
     trees: dict[str, dict[str, Tree]] = {}
-    jobs: list[tuple[str, str, frozenset[str], dict[str, Tree] | None, bool]] = []
+    jobs: list[Job] = []
+    # where imported helpers are looked for: the lint roots and the project directory
+    search = tuple(dict.fromkeys([*(str(r) for r in roots), *([str(pyproject.parent)] if pyproject else [])]))
+    clear_module_cache()  # modules imported by workflows are parsed once per run (per worker)
     for path in _files(roots, config):
         key = _module_key(path, lock_root)
-        jobs.append((str(path), key, config.disable, None if update_lock else locked.get(key), fix))
+        jobs.append((str(path), key, config.disable, None if update_lock else locked.get(key), fix, search))
     workers = min(os.cpu_count() or 1, 8)
     if workers > 1 and len(jobs) >= _PARALLEL_FILES and not fix:
         context = multiprocessing.get_context("fork") if sys.platform == "linux" else None

@@ -62,12 +62,12 @@ class FileResult:
 
 
 def _analyze(
-    source: str, path: str, rules: Sequence[type[LintRule]], locked: Mapping[str, Tree] | None
+    source: str, path: str, rules: Sequence[type[LintRule]], locked: Mapping[str, Tree] | None, roots: Sequence[str] = ()
 ) -> tuple[cst.Module, ModuleModel | None, list[Report]]:
     module = cst.parse_module(source)
     if "rivet_dsl" not in source:  # no workflow decorator can resolve without the import
         return module, None, []
-    model = ModuleModel(module, path)
+    model = ModuleModel(module, path, source=source, roots=roots)
     if not model.actors:
         return module, model, []
     instances = [rule(model) for rule in rules]
@@ -154,31 +154,57 @@ def lint_file(
     rules: Sequence[type[LintRule]] = ALL_RULES,
     disable: Iterable[str] = (),
     locked: Mapping[str, Tree] | None = None,
+    roots: Sequence[str] = (),
 ) -> FileResult:
-    """Lint one module; a syntax error becomes one ``RVT000`` finding with ``parse_error`` set."""
+    """Lint one module; a syntax error becomes one ``RVT000`` finding with ``parse_error`` set.
+
+    Helpers imported from other modules of the project are followed when their files are found
+    (next to ``path``, in its package, or under ``roots``); findings in them name their own file
+    and line, and the call in ``path`` that runs them.
+    """
     disabled = set(disable)
     active = [r for r in rules if r.CODE not in disabled and r.name not in disabled]
     try:
-        module, model, reports = _analyze(source, path, active, locked)
+        module, model, reports = _analyze(source, path, active, locked, roots)
     except cst.ParserSyntaxError as error:
         line, col, reason = _syntax_error(source, path, error)
         violation = Violation(path, line, col, *PARSE_ERROR, f"could not parse: {reason}")
         return FileResult([violation], parse_error=True)
-    allowed, problems = _suppressions(source, _known(ALL_RULES))
+    known = _known(ALL_RULES)
+    allowed, problems = _suppressions(source, known)
     result = FileResult([], module)
+    elsewhere: dict[str, dict[int, set[str]]] = {}  # suppressions of imported modules
+    seen: set[tuple[int, str]] = set()
     for report in reports:
         if report.code in disabled or report.name in disabled:
             continue
         assert model is not None
-        start = model.position(report.node).start
-        if report.code in allowed.get(start.line, ()):
+        unit = model.unit_of_node(report.node)
+        start = unit.positions()[report.node].start
+        if unit is model.unit:
+            if report.code in allowed.get(start.line, ()):
+                continue
+            violation = Violation(
+                path, start.line, start.column + 1, report.code, report.name, report.message, report.replacement is not None
+            )
+            result.violations.append(violation)
+            if report.replacement is not None:
+                result.fixes.append((violation, report.node, report.replacement))
             continue
-        violation = Violation(
-            path, start.line, start.column + 1, report.code, report.name, report.message, report.replacement is not None
-        )
-        result.violations.append(violation)
-        if report.replacement is not None:
-            result.fixes.append((violation, report.node, report.replacement))
+        # in a helper imported from another module: reported there once (at its first call), not fixed
+        if (id(report.node), report.code) in seen:
+            continue
+        seen.add((id(report.node), report.code))
+        if unit.path not in elsewhere:
+            elsewhere[unit.path] = _suppressions(unit.parsed.source, known)[0]
+        if report.code in elsewhere[unit.path].get(start.line, ()):
+            continue
+        message = report.message
+        call = model.call_site(report.node)
+        if call is not None:
+            at = model.position(call).start
+            message += f" (in a helper called from {path}:{at.line}:{at.column + 1})"
+        result.violations.append(Violation(unit.path, start.line, start.column + 1, report.code, report.name, message))
     if BAD_SUPPRESSION[0] not in disabled:
         result.violations.extend(Violation(path, line, col, *BAD_SUPPRESSION, msg) for line, col, msg in problems)
     result.violations = sorted(set(result.violations))

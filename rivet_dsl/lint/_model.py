@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import os
+import tokenize
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
@@ -183,6 +185,7 @@ class Scope:
     self_aliases: set[str] = dataclasses.field(default_factory=set)  # `s = self` in this function
     # parameters some call binds to the actor (`await bump(self, ctx)` -> `actor` of `bump(actor, ctx)`)
     actor_params: frozenset[str] = frozenset()
+    parent: Scope | None = None  # the function a nested scope is defined in
 
     @property
     def visible(self) -> frozenset[str]:
@@ -340,12 +343,110 @@ class _Mark:
     scope: Scope | None = None
 
 
+Binding = tuple[int, str, str | None]  # an imported name: (relative level, module, name in it or None)
+
+
+@dataclasses.dataclass(eq=False)
+class _Parsed:
+    """One parsed module file, shared by every model of a lint run (libcst nodes are immutable)."""
+
+    file: str
+    source: str
+    module: cst.Module
+    imports: list[cst.SimpleStatementLine]
+    imported: dict[str, str]
+    module_defs: dict[str, cst.FunctionDef]
+    bindings: dict[str, Binding]
+    partials: dict[str, cst.Call]
+    positions: Mapping[cst.CSTNode, CodeRange] | None = None
+
+    @classmethod
+    def of(cls, file: str, source: str, module: cst.Module) -> _Parsed:
+        imports = _import_lines(module.body)
+        imported = _bound_names(imports)
+        defs = {stmt.name.value: stmt for stmt in module.body if isinstance(stmt, cst.FunctionDef)}
+        bindings: dict[str, Binding] = {}
+        for line in imports:
+            for small in line.body:
+                bindings.update(_import_bindings(small))
+        return cls(file, source, module, imports, imported, defs, bindings, _module_partials(module.body, imported))
+
+
+_PARSED: dict[str, tuple[tuple[int, int], _Parsed | None]] = {}
+
+
+def clear_module_cache() -> None:
+    """Forget the modules parsed for cross-module helpers (``lint_paths`` starts every run with it)."""
+    _PARSED.clear()
+
+
+def _parse_file(file: str) -> _Parsed | None:
+    """The module at ``file`` parsed with libcst (never imported), cached by modification time and
+    size; ``None`` when it cannot be read or parsed (linting it reports that)."""
+    try:
+        stat = os.stat(file)
+    except OSError:
+        return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _PARSED.get(file)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    parsed: _Parsed | None
+    try:
+        with tokenize.open(file) as handle:
+            source = handle.read()
+        parsed = _Parsed.of(file, source, cst.parse_module(source))
+    except (OSError, UnicodeDecodeError, SyntaxError, cst.ParserSyntaxError):
+        parsed = None
+    _PARSED[file] = (stamp, parsed)
+    return parsed
+
+
+@dataclasses.dataclass(eq=False)
+class SourceUnit:
+    """A module whose functions the model walks: the linted one, or one a helper was imported from.
+
+    ``path`` is how findings name it (for an imported module, in the style of the linted path).
+    ``imported`` is this model's own copy: a function-level import adds to it.
+    """
+
+    path: str
+    parsed: _Parsed
+    imported: dict[str, str]
+
+    @property
+    def module(self) -> cst.Module:
+        return self.parsed.module
+
+    @property
+    def module_defs(self) -> dict[str, cst.FunctionDef]:
+        return self.parsed.module_defs
+
+    @property
+    def partials(self) -> dict[str, cst.Call]:
+        return self.parsed.partials
+
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        if self.parsed.positions is None:
+            self.parsed.positions = cst.MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return self.parsed.positions
+
+
+_SKIPPED_PACKAGES = frozenset({"rivet_dsl"})  # the library itself: its functions are not user helpers
+
+
 class ModuleModel:
     """Everything the rules need to know about one module."""
 
-    def __init__(self, module: cst.Module, path: str = "<string>") -> None:
+    def __init__(self, module: cst.Module, path: str = "<string>", *, source: str = "", roots: Sequence[str] = ()) -> None:
         self.module = module
         self.path = path
+        file = os.path.abspath(path) if path != "<string>" and os.path.isfile(path) else ""
+        self.file = file
+        self.unit = SourceUnit(path, _Parsed.of(file, source, module), {})
+        self.units: dict[str, SourceUnit] = {}  # imported modules by file, once resolved
+        self._unit_roots: dict[int, SourceUnit] = {}  # imported function -> its module
+        self._search = _search_dirs(file, roots) if file else []
         self.actors: list[ActorClass] = []
         self.scopes: list[Scope] = []
         self.roots: list[tuple[ActorClass, cst.FunctionDef, Scope]] = []
@@ -358,19 +459,140 @@ class ModuleModel:
         self._method_scopes: dict[tuple[int, str], Scope] = {}
         self._pending_methods: list[tuple[Scope, cst.FunctionDef]] = []
         self._seq = 0
-        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
-        self._imports = _import_lines(module.body)
-        self.imported: dict[str, str] = _bound_names(self._imports)
-        self.partials = _module_partials(module.body, self.imported)
+        self._imports = self.unit.parsed.imports
+        self.imported: dict[str, str] = self.unit.imported
+        self.imported.update(self.unit.parsed.imported)
+        self._current_unit = self.unit
         self._names: dict[int, Mapping[cst.CSTNode, object]] = {}
         self._current: cst.FunctionDef | None = None
         self._find_actors()
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        """Source range of a node (positions are computed on first use: clean modules skip it)."""
-        if self._positions is None:
-            self._positions = cst.MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        return self._positions[node]
+        """Source range of a node (positions are computed on first use: clean modules skip it),
+        in the module it belongs to (see :meth:`unit_of_node`)."""
+        return self.unit_of_node(node).positions()[node]
+
+    def unit_of_node(self, node: cst.CSTNode) -> SourceUnit:
+        """The module a node of workflow code belongs to: the linted one or an imported one."""
+        if self.units and node not in self.unit.positions():
+            for unit in self.units.values():
+                if node in unit.positions():
+                    return unit
+        return self.unit
+
+    def unit_of(self, scope: Scope) -> SourceUnit:
+        """The module whose source a scope's function is in."""
+        return self._unit_roots.get(id(scope.root), self.unit)
+
+    def where(self, node: cst.CSTNode, seen_from: cst.CSTNode | None = None) -> str:
+        """``line 12`` of a node, naming its file when it is not the file of ``seen_from`` (by
+        default the linted file): ``line 3 of pkg/helpers.py``."""
+        unit = self.unit_of_node(node)
+        line = f"line {unit.positions()[node].start.line}"
+        other = self.unit if seen_from is None else self.unit_of_node(seen_from)
+        return line if unit is other else f"{line} of {unit.path}"
+
+    def call_site(self, node: cst.CSTNode) -> cst.Call | None:
+        """For a node of an imported module: the call in the linted module that runs the helper
+        it is in (through other helpers, loop bodies or branches of that module)."""
+        unit = self.unit_of_node(node)
+        if unit is self.unit:
+            return None
+        span = unit.positions()[node]
+        best: Scope | None = None
+        best_start = (-1, -1)
+        for candidate in self.scopes:
+            if self.unit_of(candidate) is not unit:
+                continue
+            outer = unit.positions()[candidate.func]
+            start, end = (outer.start.line, outer.start.column), (outer.end.line, outer.end.column)
+            if start <= (span.start.line, span.start.column) and (span.end.line, span.end.column) <= end and start > best_start:
+                best, best_start = candidate, start
+        seen: set[int] = set()
+        scope = best
+        call: cst.Call | None = None
+        while scope is not None and self.unit_of(scope) is not self.unit and id(scope) not in seen:
+            seen.add(id(scope))
+            site = scope.site
+            if site is not None:
+                call, scope = site.node, site.scope
+            else:
+                scope = scope.parent
+        return call if scope is not None and self.unit_of(scope) is self.unit else None
+
+    # -- imported helpers ----------------------------------------------------------------------
+    def imported_function(self, unit: SourceUnit, dotted: str) -> cst.FunctionDef | None:
+        """The function an imported name (``charge`` after ``from .helpers import charge``) or a
+        module attribute (``helpers.charge`` after ``from . import helpers``) names, when its module
+        is a file of the project (found next to the module that imports it, in its package, or
+        under the lint roots). Parsed, never imported; re-exports are followed."""
+        if not unit.parsed.file or not self._search:
+            return None
+        head, *middle = dotted.split(".")
+        binding = unit.parsed.bindings.get(head)
+        if binding is None:
+            return None
+        level, module, name = binding
+        if middle:  # an attribute of an imported module: the last part is the function
+            base = ".".join(p for p in (module, name) if p) if name is not None else module
+            parts = [p for p in (base, *middle[:-1]) if p]
+            return self._function_in(unit.parsed.file, level, ".".join(parts), middle[-1], set())
+        if name is None:
+            return None  # `import helpers` then `helpers(ctx)`: not a function
+        return self._function_in(unit.parsed.file, level, module, name, set())
+
+    def _function_in(self, origin: str, level: int, module: str, name: str, seen: set[tuple[str, str]]) -> cst.FunctionDef | None:
+        if not level and module.split(".", 1)[0] in _SKIPPED_PACKAGES:
+            return None
+        file = self._module_file(origin, level, module)
+        if file is None or (file, name) in seen or len(seen) > 16:
+            return None  # unknown, an import cycle, or a chain of re-exports too long to matter
+        seen.add((file, name))
+        parsed = _parse_file(file)
+        if parsed is None:
+            return None
+        found = parsed.module_defs.get(name)
+        if found is None:
+            binding = parsed.bindings.get(name)  # re-exported: `from ._impl import charge`
+            if binding is None or binding[2] is None:
+                return None
+            return self._function_in(file, binding[0], binding[1], binding[2], seen)
+        unit = self.units.get(file)
+        if unit is None:
+            if file == self.file:
+                return None  # the linted module itself, imported under its own name
+            unit = self.units[file] = SourceUnit(self._display(file), parsed, dict(parsed.imported))
+        self._unit_roots[id(found)] = unit
+        return found
+
+    def _module_file(self, origin: str, level: int, module: str) -> str | None:
+        parts = [p for p in module.split(".") if p]
+        if level:
+            base = os.path.dirname(origin)
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            dirs = [base]
+        else:
+            dirs = [*_search_dirs(origin, ()), *self._search]
+        for directory in dict.fromkeys(dirs):
+            stem = os.path.join(directory, *parts)
+            for candidate in (f"{stem}.py", os.path.join(stem, "__init__.py")):
+                if parts or candidate.endswith("__init__.py"):
+                    if os.path.isfile(candidate):
+                        return candidate
+        return None
+
+    def _display(self, file: str) -> str:
+        """``file`` as findings name it: relative to the linted file's directory, joined to the
+        directory part of the path it was linted as (``examples/shop.py`` -> ``examples/helpers.py``)."""
+        here = os.path.dirname(self.path)
+        try:
+            relative = os.path.relpath(file, os.path.dirname(self.file))
+        except ValueError:  # another drive
+            return file
+        if os.path.isabs(self.path):
+            return os.path.normpath(os.path.join(os.path.dirname(self.file), relative))
+        return os.path.normpath(os.path.join(here, relative))
 
     # -- names -------------------------------------------------------------------------------
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
@@ -386,7 +608,8 @@ class ModuleModel:
             root = root.value
         if not isinstance(root, cst.Name):
             return set()
-        target = self.imported.get(root.value)
+        unit = self._current_unit
+        target = unit.imported.get(root.value)
         if target is None:
             if root.value not in _BUILTINS:
                 return set()
@@ -395,7 +618,7 @@ class ModuleModel:
         key = id(self._current)
         names = self._names.get(key)
         if names is None:
-            body: list[cst.SimpleStatementLine | cst.BaseCompoundStatement] = list(self._imports)
+            body: list[cst.SimpleStatementLine | cst.BaseCompoundStatement] = list(unit.parsed.imports)
             if self._current is not None:
                 body.append(self._current)
             else:
@@ -483,6 +706,7 @@ class ModuleModel:
         self.scopes.append(scope)
         walker = _Walker(self, scope, dispatch, parent)
         self._current = scope.root
+        self._current_unit = self.unit_of(scope)
         on_scope(scope, walker.stack)
         walker.walk(scope.func.body)
         # nested functions: scopes and called helpers first (they may mark siblings), then lambda
@@ -519,6 +743,7 @@ class ModuleModel:
             outer = parent.visible - own
             owner = None
         scope = Scope(kind, func, parent.actor, frozenset(own), frozenset(outer), parent.self_name, owner, label, parent.root)
+        scope.parent = parent
         scope.self_aliases = parent.self_aliases  # a closure sees the aliases of its enclosing function
         scope.actor_params = parent.actor_params  # ... and the actor parameters
         return scope
@@ -703,6 +928,53 @@ def _import_binds(small: cst.CSTNode) -> dict[str, str]:
     return names
 
 
+def _import_bindings(small: cst.CSTNode) -> dict[str, Binding]:
+    """Local name -> where it comes from, for one import statement (relative imports included):
+    ``from .helpers import charge`` binds ``charge`` to ``(1, "helpers", "charge")``, ``import
+    pkg.helpers as h`` binds ``h`` to ``(0, "pkg.helpers", None)``, ``import pkg.helpers`` binds
+    ``pkg`` to ``(0, "pkg", None)``."""
+    found: dict[str, Binding] = {}
+    if isinstance(small, cst.Import):
+        for alias in small.names:
+            target = _dotted(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                found[alias.asname.name.value] = (0, target, None)
+            else:
+                head = target.split(".", 1)[0]
+                found[head] = (0, head, None)
+    elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        module = _dotted(small.module) if small.module is not None else ""
+        for alias in small.names:
+            bound = alias.asname.name if alias.asname is not None else alias.name
+            if isinstance(bound, cst.Name):
+                found[bound.value] = (len(small.relative), module, _dotted(alias.name))
+    return found
+
+
+def _search_dirs(file: str, roots: Sequence[str]) -> list[str]:
+    """Where an absolute import (``from pkg.helpers import charge``) is looked for: the directory
+    above the package of ``file`` (the top directory with an ``__init__.py``), the directory of
+    ``file``, and the same for each lint root (with ``src/`` under a root directory too)."""
+    found: list[str] = []
+
+    def above_package(directory: str) -> str:
+        while os.path.isfile(os.path.join(directory, "__init__.py")):
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        return directory
+
+    for start in [os.path.dirname(file)] if file else []:
+        found.extend([above_package(start), start])
+    for root in roots:
+        directory = os.path.abspath(root)
+        if not os.path.isdir(directory):
+            directory = os.path.dirname(directory)
+        found.extend([above_package(directory), directory, os.path.join(directory, "src")])
+    return list(dict.fromkeys(d for d in found if os.path.isdir(d)))
+
+
 def _decorated_methods(body: Sequence[cst.CSTNode]) -> list[cst.FunctionDef]:
     found: list[cst.FunctionDef] = []
     for stmt in body:
@@ -791,6 +1063,7 @@ class _Walker:
     def __init__(self, model: ModuleModel, scope: Scope, dispatch: Dispatch, parent: _Walker | None) -> None:
         self.model = model
         self.scope = scope
+        self.unit = model.unit_of(scope)  # the module this function is in
         self.dispatch = dispatch
         self.parent = parent
         self.stack: list[cst.CSTNode] = []
@@ -804,7 +1077,15 @@ class _Walker:
 
     def lookup(self, name: str) -> AnyFunction | None:
         found = self._local(name)
-        return found if found is not None else self.model.module_defs.get(name)
+        return found if found is not None else self._top_level(name)
+
+    def _top_level(self, name: str, imported: bool = True) -> cst.FunctionDef | None:
+        """A module-level function of this function's module, or (``imported``) one imported from
+        another module of the project (``from .helpers import charge``)."""
+        found = self.unit.module_defs.get(name)
+        if found is None and imported and name in self.unit.parsed.bindings:
+            found = self.model.imported_function(self.unit, name)
+        return found
 
     def walk(self, node: cst.CSTNode) -> None:
         """Depth-first, in source order, without rebuilding nodes (libcst's ``visit`` does)."""
@@ -834,7 +1115,7 @@ class _Walker:
         if kind is cst.ClassDef or kind is cst.Annotation or id(node) in self.model._step_code:
             return False  # (a local variable's annotation is never evaluated; a parameter's is a type)
         if kind is cst.Import or kind is cst.ImportFrom:
-            self.model.imported.update(_import_binds(node))
+            self.unit.imported.update(_import_binds(node))
         elif kind is cst.Lambda and id(node) in self.model._lambda_scopes:
             assert isinstance(node, cst.Lambda)
             self.lambdas.append(node)
@@ -933,7 +1214,7 @@ class _Walker:
             if name in walker.rebound:
                 return None
             walker = walker.parent
-        return self.model.partials.get(name)  # `p = partial(...)` at module level
+        return self.unit.partials.get(name)  # `p = partial(...)` at module level
 
     def _unwrap_partial(self, call: cst.Call) -> tuple[cst.BaseExpression, Sequence[cst.Arg]]:
         """The function a call runs and the arguments it gets: ``p(ctx)`` after
@@ -1143,7 +1424,7 @@ class _Walker:
         elif isinstance(fn, cst.Name):
             if kind == "step":
                 self.model._step_code.add(id(fn))  # a function passed by reference is not called here
-            func = self.lookup(fn.value)
+            func = self._local(fn.value) or self._top_level(fn.value, imported=kind != "step")
             if func is None:
                 return
             if kind == "step":
@@ -1152,7 +1433,7 @@ class _Walker:
                 child = self.model._nested_scope(kind, func, scope, label)
                 self.model._marks[id(func)] = _Mark(kind, child)
                 entry.children.append(child)
-                if self.model.module_defs.get(fn.value) is func:  # not nested: walk it on its own
+                if self._top_level(fn.value) is func:  # not nested: walk it on its own
                     child.outer_contexts, child.self_name, child.root = frozenset(), None, func
                     child.self_aliases, child.actor_params = set(), frozenset()
                     self.model._pending_methods.append((child, func))
@@ -1169,7 +1450,7 @@ class _Walker:
         """The imported dotted name of ``node`` (``partial`` after ``from functools import partial``)."""
         dotted = _dotted(node)
         root, _, rest = dotted.partition(".")
-        target = self.model.imported.get(root)
+        target = self.unit.imported.get(root)
         if not dotted or target is None or self._local(root) is not None:
             return None
         return f"{target}.{rest}" if rest else target
@@ -1189,13 +1470,17 @@ class _Walker:
         func, args = self._unwrap_partial(node)
         passed = [(i, a) for i, a in enumerate(args) if a.star == "" and isinstance(a.value, cst.Name) and a.value.value in visible]
         actors = [(i, a) for i, a in enumerate(args) if a.star == "" and self._is_self(a.value)]
+        target: AnyFunction | None = None
         if isinstance(func, cst.Attribute):
-            self._method_call(node, func, passed, actors)
-            return
-        if not passed and not actors:
+            target = self._module_attribute(func) if passed or actors else None
+            if target is None:
+                self._method_call(node, func, passed, actors)
+                return
+        elif not passed and not actors:
             self._follow_local(node, func)
             return
-        target = self.lookup(func.value) if isinstance(func, cst.Name) else None
+        else:
+            target = self.lookup(func.value) if isinstance(func, cst.Name) else None
         if target is None:
             return
         contexts = _bound_params(target, passed, 0)
@@ -1205,12 +1490,21 @@ class _Walker:
                 self._follow_local(node, func)
             return
         helper: Scope | None = None
-        if isinstance(func, cst.Name) and self.model.module_defs.get(func.value) is target:
+        if isinstance(func, cst.Attribute) or (isinstance(func, cst.Name) and self._top_level(func.value) is target):
             assert isinstance(target, cst.FunctionDef)
             helper = self.model._module_helper(target, self.scope, contexts)
         else:
             helper = self._nested_helper(target, contexts)
         self._follow(node, helper, actor_params)
+
+    def _module_attribute(self, func: cst.Attribute) -> cst.FunctionDef | None:
+        """``helpers.charge`` after ``from . import helpers`` (or ``import pkg.helpers as helpers``):
+        the function of the project module it names."""
+        dotted = _dotted(func)
+        head = dotted.split(".", 1)[0]
+        if not dotted or self._local(head) is not None or head not in self.unit.parsed.bindings:
+            return None
+        return self.model.imported_function(self.unit, dotted)
 
     def _method_call(self, node: cst.Call, func: cst.Attribute, passed: Args, actors: Args) -> None:
         """``self.f(...)`` or ``Actor.f(self, ...)`` of a method without a ``rivet_dsl`` decorator (also a

@@ -147,17 +147,17 @@ class UniqueEntryName(LintRule):
             if target is None or id(target) in reported:
                 return
             reported.add(id(target))
-            line = self.model.position
-            at = line(site.loop).start.line
+            where = self.model.where
+            at = where(site.loop, target)
             if isinstance(site.loop, cst.For | cst.While):
-                where = f"the `{'for' if isinstance(site.loop, cst.For) else 'while'}` loop at line {at}"
+                loop = f"the `{'for' if isinstance(site.loop, cst.For) else 'while'}` loop at {at}"
             else:
-                where = f"the comprehension at line {at}"
-            made = "entry" if site.node is None else f"this call makes entry {name!r} (line {line(entry.node).start.line})"
+                loop = f"the comprehension at {at}"
+            made = "entry" if site.node is None else f"this call makes entry {name!r} ({where(entry.node, target)})"
             self.report(
                 target,
                 (f"entry {name!r} can be made" if site.node is None else made.replace(" makes ", " can make ", 1))
-                + f" again by another pass of {where}: one name twice in a scope raises HistoryDivergedError; "
+                + f" again by another pass of {loop}: one name twice in a scope raises HistoryDivergedError; "
                 "make repeated entries in `ctx.loop(...)`",
             )
             return
@@ -166,7 +166,7 @@ class UniqueEntryName(LintRule):
         """Report when the ends of two paths can both run; once per reported node."""
         if exclusive(a, b):
             return
-        line = self.model.position
+        where = self.model.where
         if is_first_path(a) and is_first_path(b):
             node = second.name_node
             assert node is not None
@@ -174,7 +174,7 @@ class UniqueEntryName(LintRule):
                 reported.add(id(node))
                 self.report(
                     node,
-                    f"entry name {name!r} is already used at line {line(first.node).start.line} in this scope; "
+                    f"entry name {name!r} is already used at {where(first.node, node)} in this scope; "
                     "give each entry its own name",
                 )
             return
@@ -186,23 +186,22 @@ class UniqueEntryName(LintRule):
         if a[index].seq > b[index].seq:
             first, a, second, b = second, b, first, a
         later, earlier = b[index], a[index]
-        before = f"line {line(first.node).start.line}"
+        target: cst.CSTNode | None = later.node if first is second or later.node is not None else second.name_node
+        assert target is not None
+        before = where(first.node, target)
         if earlier.node is not None:
-            before += f" (through the call at line {line(earlier.node).start.line})"
+            before += f" (through the call at {where(earlier.node, target)})"
         if first is second:
-            target: cst.CSTNode | None = later.node
             message = (
-                f"this call makes entry {name!r} (line {line(second.node).start.line}) again: the call at line "
-                f"{line(earlier.node).start.line if earlier.node is not None else '?'} already made it in this scope; "
+                f"this call makes entry {name!r} ({where(second.node, target)}) again: the call at "
+                f"{where(earlier.node, target) if earlier.node is not None else 'line ?'} already made it in this scope; "
                 "give each entry its own name"
             )
         elif later.node is None:
-            target = second.name_node
             message = f"entry name {name!r} is already used at {before} in this scope; give each entry its own name"
         else:
-            target = later.node
             message = (
-                f"this call makes entry {name!r} (line {line(second.node).start.line}) again: it is already used at "
+                f"this call makes entry {name!r} ({where(second.node, target)}) again: it is already used at "
                 f"{before} in this scope; give each entry its own name"
             )
         assert target is not None
