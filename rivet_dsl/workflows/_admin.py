@@ -283,7 +283,9 @@ async def _replay_from_step(runtime: Runtime, actor: LiveActor, step: str | None
         for _, entry in forgotten:
             if entry.kind != "message":
                 continue
-            for seq, name, body, created_at, _completed in entry.messages or []:
+            for seq, name, body, created_at, completed in entry.messages or []:
+                if entry.completable and completed:
+                    continue  # answered: stays taken
                 queue.restore(QueueRow(actor_id, seq, name, body, created_at))  # no-op if still queued
                 queue.release(seq, name)  # no-op unless held
     actor.persist_wake()  # a crash before the rerun's first commit still resumes it on restart

@@ -869,6 +869,7 @@ class WorkflowContext:
         entry.status = "completed"
         entry.completed_at = clock.now()
         entry.messages = [(row.seq, row.name, row.body, row.created_at, not completable) for row in rows]
+        entry.completable = completable
         out: list[QueueMessage[Any]] = []
         for i, row in enumerate(rows):
             body = queue.decode(row)

@@ -101,6 +101,8 @@ class Entry(msgspec.Struct, array_like=True, omit_defaults=True):
     rollback_error: str | None = None
     #: step: what the failed step raised (added later: older rows have none, so it is last).
     error_info: ErrorInfo | None = None
+    #: message: the receive was completable (added later: older rows have none).
+    completable: bool = False
 
 
 class Meta(msgspec.Struct, omit_defaults=True):

@@ -1,15 +1,11 @@
 """replay_from_step and the completable messages its forgotten entries had already answered.
 
-Today every message of a forgotten ``message`` entry goes back to the queue, a completable one
-that was already completed included: the rerun takes it again, processes it a second time
-(its steps run again on it) and its ``complete()`` answers nobody, since the sender already
-has the first run's answer. Silently. The decided behaviour: a completed (answered) message
-stays taken, as in Rivet (``replayWorkflowFromStep`` only deletes history, it never touches
-the queue); one held and never completed goes back, so the rerun answers its sender once.
-
-These tests are strict xfails: the fix needs the ``message`` entry to record whether its
-receive was completable (``rivet_dsl/workflows/_context.py``), which ``_admin.py`` alone
-cannot tell apart from a consumed non-completable take (both are recorded ``completed``).
+A forgotten ``message`` entry gives its messages back to the queue, so the rerun takes them
+again, except a completable message that was already completed: its sender has the first run's
+answer, and processing it again would answer nobody. Such a message stays taken, as in Rivet
+(``replayWorkflowFromStep`` only deletes history, it never touches the queue); one held and never
+completed goes back, so the rerun answers its sender once. The ``message`` entry records whether
+its receive was completable (``Entry.completable``) to tell the two apart.
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 
 from rivet_dsl import WorkflowContext
 from rivet_dsl.runtime._codec import decode_builtins
@@ -26,12 +21,6 @@ from rivet_dsl.workflows import replay_from_step
 
 from ._helpers import checkpoint
 from ._scenario import Reply, Scenario, history, registry, result, scenario, start
-
-pytestmark = pytest.mark.xfail(
-    strict=True,
-    reason="needs the engine to record completable receives in message entries (_context.py)",
-)
-
 
 async def _queued(env: TestEnvironment, h: Any) -> list[int]:
     """The values of the messages stored in the actor's queue (the SQLite file)."""
