@@ -117,6 +117,7 @@ class LiveActor:
         "user",
         "workflow",
         "workflow_alarm",
+        "_alarm_staged",
     )
 
     def __init__(self, runtime: Runtime, definition: ActorDefinition, record: ActorRecord) -> None:
@@ -172,6 +173,8 @@ class LiveActor:
         self.workflow: Any = None
         #: The earliest workflow timer (sleep deadline, retry backoff), set by the engine.
         self.workflow_alarm: float | None = None
+        #: The alarm storage holds once the batches staged so far land (see ``_persist_alarm``).
+        self._alarm_staged: float | None = record.alarm_at
 
     # -- ActorHost ---------------------------------------------------------------------------
 
@@ -405,9 +408,17 @@ class LiveActor:
 
     async def _wait_saved(self) -> None:
         durable = self._durable
+        await self.wait_committed(durable)
+        if durable is not None and self._durable is durable:
+            self._durable = None
+
+    async def wait_committed(self, durable: asyncio.Future[None] | None) -> None:
+        """Wait for the commit ``durable`` (a future from ``Storage.commit``; ``None``: none)
+        and check that this incarnation may go on: raise if that commit or an earlier one of
+        its writes failed, or if the actor was destroyed meanwhile."""
         if durable is not None:
             try:
-                await wait_durable(durable)
+                await durable  # uncancellable by design (see ``Storage.commit``)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -415,8 +426,6 @@ class LiveActor:
                 # reloads the last committed state (nothing unacknowledged may leak out).
                 self.runtime.drop_live(self)
                 raise StorageError(f"commit failed: {exc}") from None
-            if self._durable is durable:
-                self._durable = None
         if self._lost:
             # This call's writes were made on top of a failed commit and were dropped.
             raise StorageError("commit failed: an earlier write of this actor failed")
@@ -684,9 +693,27 @@ class LiveActor:
         actor the restarted runtime wakes at once (a receiver waiting in ``queue.next`` persists
         no alarm of its own; nobody would resume it). The woken receiver's next
         :meth:`alarms_changed` replaces the alarm, usually in the same batch."""
+        self.persist_due()
+
+    def persist_due(self) -> None:
+        """Make sure the alarm storage holds is due (in the past), so a crash from here on is
+        followed by a wake at restart: the workflow is running, or about to run. One already
+        due stays as it is; most wake-ups then write no alarm at all. A waiting workflow does
+        not take it back (a crash then costs one wake at restart that finds it waiting again);
+        the exact alarm is written when the actor sleeps (``alarms_changed``)."""
         if self._destroyed:
             return
-        self.runtime.storage.batch.set_alarm(self.actor_id, self.runtime.clock.now())
+        staged = self._alarm_staged
+        now = self.runtime.clock.now()
+        if staged is None or staged > now:
+            self._persist_alarm(now)
+
+    def _persist_alarm(self, at: float | None) -> None:
+        """Stage ``at`` as the stored alarm, unless that is what storage will hold anyway. (A
+        failed commit drops this incarnation, so what was staged before is never missing.)"""
+        if at != self._alarm_staged:
+            self._alarm_staged = at
+            self.runtime.storage.batch.set_alarm(self.actor_id, at)
 
     def alarms_changed(self) -> None:
         """Persist the earliest alarm (with the next commit) and arm the in-memory timer."""
@@ -699,7 +726,7 @@ class LiveActor:
             # A running workflow persists an alarm in the past: after a crash the restarted
             # runtime wakes the actor at once and the workflow resumes from history.
             persisted = resume
-        self.runtime.storage.batch.set_alarm(self.actor_id, persisted)
+        self._persist_alarm(persisted)
         if self._schedule is not None and self._schedule.firing:
             # `fire_due` is running the due schedules and re-arms when it is done.
             at = self.workflow_alarm

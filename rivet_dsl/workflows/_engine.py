@@ -247,7 +247,7 @@ class WorkflowEngine:
             self._blocked.clear()
             self.resume_at = self.clock.now()
             self.actor.leave_wait()
-            self.actor.alarms_changed()
+            self.actor.persist_due()
 
     def dec(self) -> None:
         self.active -= 1
@@ -256,8 +256,10 @@ class WorkflowEngine:
                 # A message hand-off or an ephemeral step is staged: make sure it commits.
                 self.dirty = False
                 self.actor.save_soon()
+            # The stored alarm stays due (see ``LiveActor.persist_due``): waiting for a message,
+            # the workflow would store none, only to store one again when the message comes.
+            # The in-memory timer is armed by whatever set the wait's deadline (``wait``).
             self.resume_at = None
-            self.actor.alarms_changed()
             self.actor.enter_wait()
             self._blocked.set()
 

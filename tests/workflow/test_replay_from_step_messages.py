@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-
 from rivet_dsl import WorkflowContext
 from rivet_dsl.runtime._codec import decode_builtins
 from rivet_dsl.testing import MockClock, TestEnvironment

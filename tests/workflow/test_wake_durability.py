@@ -1,7 +1,8 @@
 """Alarms of waiting workflows (SEMANTICS 3, 12): a message that wakes a waiting workflow
 persists the wake-up with itself, and an idle-sleeping one stores exactly its own deadline.
 
-A workflow blocked in ``queue.next`` persists no alarm: the message's arrival wakes it. If the
+A workflow blocked in ``queue.next`` needs no alarm: the message's arrival wakes it (while it is
+awake it keeps the due alarm of its last wake; asleep, it stores none). If the
 process dies after the message's commit and before the next one, the restarted runtime must
 still resume that workflow without anyone contacting the actor, or the message sits unprocessed.
 Under load a send's commit often starts before the woken workflow has run (a big batch commits
@@ -17,7 +18,7 @@ import msgspec
 
 from rivet_dsl import Actor, WorkflowContext, queue, setup, workflow
 from rivet_dsl.runtime import Runtime
-from rivet_dsl.storage import SqliteStorage
+from rivet_dsl.storage import SqliteStorage, WriteBatch
 from rivet_dsl.testing import MockClock
 
 from ._helpers import DiesAfter, blocked
@@ -103,5 +104,62 @@ async def test_an_idle_sleeping_workflow_stores_its_own_deadline_not_an_immediat
         # Before, the sleep's cancelled wait counted the workflow as running again, and the
         # final save stored "resume now": every restart woke both actors for nothing.
         assert dict(await runtime.storage.load_alarms()) == {napping: deadline}
+    finally:
+        await runtime.stop()
+
+
+class RecordsAlarms(SqliteStorage):
+    """The real store; records the alarm writes of every transaction."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.alarm_writes: list[dict[str, float | None]] = []
+
+    def _apply_sync(self, batch: WriteBatch, bulk: bool, checkpoint: bool = False) -> None:
+        self.alarm_writes.append(dict(batch.alarms))
+        super()._apply_sync(batch, bulk, checkpoint)
+
+
+class Looping(Actor[Got]):
+    @queue
+    def jobs(self, body: int) -> None: ...
+
+    @workflow
+    async def run(self, ctx: WorkflowContext) -> None:
+        async def each(loop: WorkflowContext) -> None:
+            message = await loop.queue.next("job", names=[self.jobs])
+            await loop.step("apply", self.apply, message.body)
+
+        await ctx.loop("jobs", each)
+
+    def apply(self, value: int) -> None:
+        self.state.value += value
+
+
+looping_registry = setup(Looping)
+
+
+async def test_an_awake_workflow_woken_by_messages_keeps_its_due_alarm_and_writes_none(tmp_path: Path) -> None:
+    """Waiting for a message, an awake workflow leaves its stored alarm due rather than clear it
+    only to set it again when the message comes: each message then costs no alarm write. The
+    stored alarm stays due, so a crash while it waits still wakes it at restart."""
+    clock = MockClock()
+    store = RecordsAlarms(tmp_path / "quiet.db")
+    runtime = Runtime(looping_registry, storage=store, clock=clock)
+    await runtime.start()
+    try:
+        actor_id = (await runtime.get_or_create("looping", ["a"])).actor_id
+        await blocked(runtime, actor_id)
+        await runtime.send(actor_id, "jobs", 1)
+        await blocked(runtime, actor_id)
+        store.alarm_writes.clear()
+        for value in (2, 3, 4):
+            await clock.advance(1.0)  # each wake-up is later than the stored alarm
+            await runtime.send(actor_id, "jobs", value)
+            await blocked(runtime, actor_id)
+        assert (await runtime.acquire(actor_id)).get_state().value == 10
+        assert store.alarm_writes and not any(actor_id in writes for writes in store.alarm_writes)
+        (stored,) = [at for a, at in await store.load_alarms() if a == actor_id]
+        assert stored <= clock.now()
     finally:
         await runtime.stop()
