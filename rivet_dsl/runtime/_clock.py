@@ -43,8 +43,9 @@ class Clock(ABC):
 class SystemClock(Clock):
     """The real clock: ``time.time()`` and the event loop's timer heap."""
 
-    def now(self) -> float:
-        return time.time()
+    #: ``time.time`` itself: the runtime reads the clock several times per workflow step, and a
+    #: method wrapping it would add a Python call to each read.
+    now = staticmethod(time.time)
 
     def call_at(self, when: float, callback: Callable[[], object]) -> Timer:
         loop = asyncio.get_running_loop()

@@ -375,6 +375,14 @@ class LiveActor:
         self._stage_state()
         self._durable = self.runtime.storage.commit()
 
+    async def commit_message(self) -> None:
+        """Commit a message a client just queued (with whatever else is staged) and wait for
+        it. The state is not staged: a send from outside the actor changed none of it, and an
+        action still running commits its own changes when it ends."""
+        self.check_alive()
+        self._durable = self.runtime.storage.commit()
+        await self._wait_saved()
+
     async def commit(self) -> None:
         """Commit everything staged so far (this actor's and others') and wait for it."""
         self.check_alive()
@@ -408,14 +416,6 @@ class LiveActor:
 
     async def _wait_saved(self) -> None:
         durable = self._durable
-        await self.wait_committed(durable)
-        if durable is not None and self._durable is durable:
-            self._durable = None
-
-    async def wait_committed(self, durable: asyncio.Future[None] | None) -> None:
-        """Wait for the commit ``durable`` (a future from ``Storage.commit``; ``None``: none)
-        and check that this incarnation may go on: raise if that commit or an earlier one of
-        its writes failed, or if the actor was destroyed meanwhile."""
         if durable is not None:
             try:
                 await durable  # uncancellable by design (see ``Storage.commit``)
@@ -426,11 +426,14 @@ class LiveActor:
                 # reloads the last committed state (nothing unacknowledged may leak out).
                 self.runtime.drop_live(self)
                 raise StorageError(f"commit failed: {exc}") from None
+            if self._durable is durable:
+                self._durable = None
         if self._lost:
             # This call's writes were made on top of a failed commit and were dropped.
             raise StorageError("commit failed: an earlier write of this actor failed")
-        # Destroyed while this call waited: its writes went with the actor (or were dropped).
-        self.check_alive()
+        if self._destroyed:
+            # Destroyed while this call waited: its writes went with the actor (or were dropped).
+            self.check_alive()
 
     def lose(self) -> None:
         """A transaction with writes of this incarnation failed (see ``Storage._failed``):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -135,6 +136,12 @@ def queue_names(names: Any) -> tuple[str, ...] | None:
     """Normalize a ``names=`` argument (a name, a ref, or a sequence of them) to wire names."""
     if names is None:
         return None
+    if type(names) is list and len(names) == 1:
+        # The common form, ``names=[self.jobs]``: one reference (or name).
+        item = names[0]
+        name = item if type(item) is str else getattr(item, "name", None)
+        if type(name) is str:
+            return (name,)
     if isinstance(names, str) or (
         not isinstance(names, list | tuple) and hasattr(names, "name") and not isinstance(names, Sequence)
     ):
@@ -321,7 +328,7 @@ class ActorQueue:
         try:
             self.push(row)
             try:
-                await self._actor.commit()
+                await self._actor.commit_message()
             except ActorNotFoundError:
                 # Destroyed before the message was durable: the stop has already answered this
                 # sender (`abort_completions`), and that answer stands.
@@ -351,6 +358,14 @@ class ActorQueue:
         """Up to ``count`` oldest messages for ``names`` that nobody holds (no I/O, no removal)."""
         out: list[QueueRow] = []
         by_name = self._by_name
+        if names is not None and len(names) == 1 and not self._taken:
+            # The common receive: one queue, nothing held. Its oldest messages, directly.
+            fifo = by_name.get(names[0])
+            if not fifo:
+                return out
+            if count == 1:
+                return [next(iter(fifo.values()))]
+            return list(itertools.islice(fifo.values(), count))
         if names is None:
             fifos = [f.values() for f in by_name.values() if f]
         else:

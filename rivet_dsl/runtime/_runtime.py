@@ -597,7 +597,7 @@ class Runtime:
                 return await actor.queue.send_and_wait(queue, body, timeout)
             queue_ = actor.queue
             queue_.push(queue_.prepare(queue, body))
-            await actor.commit()
+            await actor.commit_message()
             return QueueSendResult("completed")
         finally:
             actor._exit()

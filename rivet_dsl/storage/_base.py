@@ -261,6 +261,9 @@ class Storage(ABC):
         #: Told which actors had writes in a failed transaction, before any other transaction
         #: starts (the runtime drops their live incarnations).
         self.on_commit_failed: Callable[[set[str]], None] | None = None
+        #: The driver can start a transaction on its own thread (``_apply_in_background``);
+        #: the in-memory one cannot, and then ``commit()`` does not keep asking.
+        self._eager_commits = type(self)._apply_in_background is not Storage._apply_in_background
         #: Committed transactions and row writes, for benchmarks and tests.
         self.commits = 0
         self.rows_written = 0
@@ -333,7 +336,7 @@ class Storage(ABC):
         if self._busy:
             if self._in_flight is not None and self._in_flight[0].done():
                 self._land()
-        elif self._eager_enough():
+        elif self._eager_commits and self._eager_enough():
             self._commit_eagerly()
         return future
 

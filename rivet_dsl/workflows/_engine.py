@@ -133,6 +133,20 @@ class _Timer:
         self.future = future
 
 
+def _awake_status() -> Any:
+    """``Status.AWAKE`` (imported on first use: the runtime imports this module), then cached:
+    it is checked at every wait, and an import statement costs a lookup in ``sys.modules``."""
+    global _AWAKE
+    if _AWAKE is None:
+        from ..runtime._instance import Status
+
+        _AWAKE = Status.AWAKE
+    return _AWAKE
+
+
+_AWAKE: Any = None
+
+
 class WorkflowEngine:
     """Runs one actor's workflow (see the module docstring)."""
 
@@ -296,9 +310,7 @@ class WorkflowEngine:
                 unblock()
 
     def _awake(self) -> bool:
-        from ..runtime._instance import Status
-
-        return self.actor.status is Status.AWAKE
+        return self.actor.status is _awake_status()
 
     async def wait(self, future: asyncio.Future[Any], deadline: float | None = None) -> None:
         """Wait for ``future`` or until ``deadline`` (epoch seconds), whichever comes first."""
