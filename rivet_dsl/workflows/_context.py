@@ -25,6 +25,8 @@ from typing import (
     overload,
 )
 
+import msgspec
+
 from .._errors import (
     CriticalError,
     EntryInProgressError,
@@ -105,7 +107,69 @@ def _error_info(exc: BaseException) -> ErrorInfo:
                 info.metadata = encode(exc.metadata)
             except Exception:  # noqa: BLE001  (TypeError, ValueError, OverflowError for ints past 64 bits)
                 pass  # not storable data: the replayed error has none; recording must not fail
+        info.attrs = _error_attrs(exc)
     return info
+
+
+#: The attributes ``RivetError.__init__`` sets: recorded as fields of their own, not as ``attrs``.
+_RIVET_FIELDS = frozenset(("message", "group", "code", "metadata", "status"))
+#: At most this many encoded bytes of an error's own attributes are recorded (the rest are left out).
+_ATTRS_LIMIT = 16 * 1024
+
+
+def _error_attrs(exc: RivetError) -> bytes | None:
+    """The attributes the error's class set of its own (``self.order_id = ...`` in its
+    ``__init__``), encoded as a map: only values storable as plain data, in order, while the
+    total stays within :data:`_ATTRS_LIMIT`. The others are left out (recording must not fail)."""
+    own = getattr(exc, "__dict__", None)
+    if not own:
+        return None
+    kept: dict[str, Any] = {}
+    size = 0
+    for key, value in own.items():
+        if key in _RIVET_FIELDS or not isinstance(key, str) or key.startswith("__"):
+            continue
+        try:
+            length = len(encode(value))
+        except Exception:  # noqa: BLE001  (not storable data: TypeError, ValueError, OverflowError)
+            continue
+        if size + length > _ATTRS_LIMIT:
+            continue
+        size += length
+        kept[key] = value
+    return encode(kept) if kept else None
+
+
+def _restore_attrs(error: RivetError, blob: bytes) -> None:
+    """Set the recorded attributes on a rebuilt error (its ``__init__`` did not run). A value
+    comes back as its class annotates the attribute (``order: Order``), else as plain data."""
+    try:
+        attrs = decode_builtins(blob)
+    except Exception:
+        return
+    if not isinstance(attrs, dict):
+        return
+    hints: dict[str, Any] = {}
+    for klass in reversed(type(error).__mro__):
+        if klass.__module__ == RivetError.__module__ or klass.__module__ == "builtins":
+            continue  # rivet_dsl's own errors annotate only class variables
+        try:
+            hints.update(inspect.get_annotations(klass, eval_str=True))
+        except Exception:  # noqa: BLE001  (an annotation that no longer resolves)
+            continue
+    for key, value in attrs.items():
+        if not isinstance(key, str) or key in _RIVET_FIELDS:
+            continue
+        hint = hints.get(key)
+        if hint is not None:
+            try:
+                value = msgspec.convert(value, hint)
+            except Exception:  # noqa: BLE001  (the annotation no longer fits: plain data)
+                pass
+        try:
+            setattr(error, key, value)
+        except Exception:  # noqa: BLE001  (a read-only property, __slots__...: left out)
+            continue
 
 
 def _import_class(qualified: str) -> type | None:
@@ -133,6 +197,8 @@ def _rivet_error(cls: type[RivetError], info: ErrorInfo) -> RivetError:
         except Exception:
             metadata = None
     RivetError.__init__(error, info.message, code=info.code, metadata=metadata)
+    if info.attrs is not None:
+        _restore_attrs(error, info.attrs)
     if isinstance(error, StepExhaustedError):
         step = metadata.get("step") if isinstance(metadata, dict) else None
         error.step = step if isinstance(step, str) else ""

@@ -51,6 +51,9 @@ class ErrorInfo(msgspec.Struct, array_like=True, omit_defaults=True):
     (``RollbackCheckpointError``) or ``error`` (anything else, named by ``cls``). ``cls`` is
     ``module:qualname``; ``message``, ``code`` and ``metadata`` (encoded, if it could be) are the
     error's own. Entries written before this field existed have none (see ``_context._replayed_error``).
+    ``attrs`` is the error's own instance attributes (``vars(exc)`` without the ``RivetError``
+    fields), encoded as a map, only those storable as plain data and within a size bound
+    (added later: older rows have none).
     """
 
     kind: str
@@ -58,6 +61,7 @@ class ErrorInfo(msgspec.Struct, array_like=True, omit_defaults=True):
     message: str = ""
     code: str | None = None
     metadata: bytes | None = None
+    attrs: bytes | None = None
 
 
 class Branch(msgspec.Struct, array_like=True, omit_defaults=True):
