@@ -828,6 +828,9 @@ class WorkflowContext:
         interval = max(1, interval)
         keep = max(1, size if size is not None else interval)
         rollback_mode = engine.mode == "rollback"
+        #: Iterations below this one have finished (a later one has recorded entries): they
+        #: replay, sealed like a finished join branch, so new code in them is a divergence.
+        finished_below = -1
         if entry is None:
             if rollback_mode:
                 raise RollbackStop()
@@ -839,11 +842,14 @@ class WorkflowContext:
                 return decode_output(out_hint, entry.output)
             if stateful and entry.state is not None:
                 state = decode_output(state_hint_of(fn, state), entry.state)
+            finished_below = engine.history.last_iteration(location)
         iteration = entry.iteration
         live = engine.live_loops
         while True:
             live[location] = (iteration, state)
-            sub = self._sub(location + iteration_segment(iteration), f"{path}/~{iteration}")
+            sub = self._sub(
+                location + iteration_segment(iteration), f"{path}/~{iteration}", False, False, iteration < finished_below
+            )
             registered = len(engine.rollbacks)
             result = await (fn(sub, state) if stateful else fn(sub))
             sub._finish_scope()

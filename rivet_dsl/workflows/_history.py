@@ -153,7 +153,7 @@ class History:
     scope location, the recorded child locations in creation order (used to detect divergence).
     """
 
-    __slots__ = ("_name_index", "children", "entries", "meta", "names", "next_seq")
+    __slots__ = ("_iterations", "_name_index", "children", "entries", "meta", "names", "next_seq")
 
     def __init__(self) -> None:
         self.names: list[str] = []
@@ -162,6 +162,7 @@ class History:
         self.children: dict[bytes, list[bytes]] = {}
         self.meta = Meta()
         self.next_seq = 0
+        self._iterations: dict[bytes, int] | None = None
 
     @classmethod
     def from_rows(cls, rows: list[tuple[bytes, bytes]]) -> History:
@@ -196,6 +197,26 @@ class History:
             items.sort()
             history.children[scope] = [loc for _, loc in items]
         return history
+
+    def last_iteration(self, loop: bytes) -> int:
+        """The highest iteration of the loop at ``loop`` that has recorded entries, -1 if none:
+        every iteration below it has finished. Built on first use (only a replayed loop asks),
+        from the entries loaded then."""
+        iterations = self._iterations
+        if iterations is None:
+            iterations = self._iterations = {}
+            for location in self.entries:
+                i = 0
+                n = len(location)
+                while i < n:
+                    if location[i] == _NAME_TAG:
+                        i += 5
+                        continue
+                    number = int.from_bytes(location[i + 1 : i + 9], "big")
+                    if iterations.get(location[:i], -1) < number:
+                        iterations[location[:i]] = number
+                    i += 9
+        return iterations.get(loop, -1)
 
     def intern(self, name: str, stage: Any) -> int:
         """The index of ``name``; a new name is staged with ``stage(key, value)``."""
