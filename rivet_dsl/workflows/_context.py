@@ -508,6 +508,8 @@ class WorkflowContext:
                 ))
             self._cursor += 1
         entry = None if location is None else history.entries.get(location)
+        if history.gates:  # recorded version gates not visited yet (replay only)
+            self._check_gates(kind, name, entry)
         if entry is None and self._sealed:
             # Every recorded entry of this scope was visited (else the check above fails):
             # this one is new code, which a finished join/race does not run (docs/workflows.md).
@@ -544,14 +546,46 @@ class WorkflowContext:
         entry = engine.history.entries.get(location)
         if entry is not None and entry.kind not in kinds:
             raise self._halt(HistoryDivergedError(path, " or ".join(kinds), _describe(entry.kind, path)))
+        if entry is not None and entry.kind == "version_check":
+            gates = engine.history.gates
+            pending = gates.get(self._loc)
+            if pending is not None:
+                pending[:] = [g for g in pending if g[1] != location]
+                if not pending:
+                    del gates[self._loc]
         if location in self._expected[self._cursor :]:
             self._expected.remove(location)
         return location, entry
+
+    def _check_gates(self, kind: str, name: str, entry: Entry | None) -> None:
+        """A recorded version gate of this scope that was recorded before ``entry`` (or before
+        any new entry) and has not been visited: the code passed its place without it, so it
+        was deleted without ``ctx.removed(name, "version_check")``."""
+        pending = self._engine.history.gates.get(self._loc)
+        if not pending or (entry is not None and entry.seq < pending[0][0]):
+            return
+        self._gate_diverged(pending[0][1], _describe(kind, self._child_path(name)))
+
+    def _gate_diverged(self, gate: bytes, found: str) -> None:
+        history = self._engine.history
+        path = history.readable(gate)
+        raise self._halt(HistoryDivergedError(
+            path,
+            _describe("version_check", path),
+            found,
+            "A version gate exists in history but was not visited; retire it with "
+            "ctx.removed(name, 'version_check')",
+        ))
 
     def _finish_scope(self) -> None:
         """End of a scope: an entry never awaited, or recorded entries never visited, are errors."""
         if self._pending is not None:
             raise self._halt(EntryInProgressError(self._child_path(self._pending)))
+        gates = self._engine.history.gates
+        if gates:  # recorded version gates not visited yet (replay only)
+            pending = gates.get(self._loc)
+            if pending:
+                self._gate_diverged(pending[0][1], f"the end of scope {self._path or '<root>'!r}")
         if self._cursor < len(self._expected):
             history = self._engine.history
             want = self._expected[self._cursor]
@@ -838,6 +872,10 @@ class WorkflowContext:
             entry.state = encode(state) if stateful else None
             engine.put_entry(location, entry)
         else:
+            if engine.history.gates:  # gates in iterations that are not replayed
+                engine.history.drop_gates(
+                    location, None if entry.status == "completed" else location + iteration_segment(entry.iteration)
+                )
             if entry.status == "completed":
                 return decode_output(out_hint, entry.output)
             if stateful and entry.state is not None:
@@ -1148,6 +1186,8 @@ class WorkflowContext:
             recorded_winner = entry.winner
             fn = branches.get(recorded_winner)
             if fn is None:
+                if engine.history.gates:
+                    engine.history.drop_gates(location)
                 record = (entry.branches or {}).get(recorded_winner, Branch())
                 return RaceResult(recorded_winner, decode_output(Any, record.output))
             # The winner replays from its recorded entries (the losers' were dropped): its
@@ -1231,6 +1271,8 @@ class WorkflowContext:
         for bname in branches:
             if bname != winner:
                 engine.delete_prefix(subs[bname]._loc)
+                if engine.history.gates:
+                    engine.history.drop_gates(subs[bname]._loc)
                 records[bname] = Branch("cancelled")
         records[winner] = Branch("completed", None if value is None else encode(value))
         entry.branches = records
@@ -1303,6 +1345,8 @@ class WorkflowContext:
     async def _removed(self, name: str, original_type: str) -> None:
         engine = self._engine
         location, entry = self._enter_loose(name, (original_type, "removed"))
+        if location is not None and engine.history.gates:
+            engine.history.drop_gates(location)  # a retired loop/join/race: not replayed
         if location is not None and entry is None and engine.mode != "rollback" and not self._sealed:
             placeholder = Entry(
                 "removed", engine.history.take_seq(), engine.now(), status="completed", original_type=original_type

@@ -153,7 +153,7 @@ class History:
     scope location, the recorded child locations in creation order (used to detect divergence).
     """
 
-    __slots__ = ("_iterations", "_name_index", "children", "entries", "meta", "names", "next_seq")
+    __slots__ = ("_iterations", "_name_index", "children", "entries", "gates", "meta", "names", "next_seq")
 
     def __init__(self) -> None:
         self.names: list[str] = []
@@ -163,6 +163,12 @@ class History:
         self.meta = Meta()
         self.next_seq = 0
         self._iterations: dict[bytes, int] | None = None
+        #: Recorded ``version_check`` entries not yet visited by this run, per scope location:
+        #: ``(seq, location)`` in creation order. A gate is matched by name, not position, but
+        #: an entry recorded after it (a higher seq) comes after it in the code, so reaching
+        #: that entry (or a new one, or the end of the scope) with the gate unvisited means the
+        #: gate was deleted from the code. Empty (falsy) when there are none left to check.
+        self.gates: dict[bytes, list[tuple[int, bytes]]] = {}
 
     @classmethod
     def from_rows(cls, rows: list[tuple[bytes, bytes]]) -> History:
@@ -179,10 +185,14 @@ class History:
                 history.entries[location] = entry
                 if entry.seq > max_seq:
                     max_seq = entry.seq
-                if entry.kind in ("removed", "version_check"):
-                    continue  # retired/gates: matched by name, not by position
                 last = split_key(location)[-1]
-                by_scope.setdefault(location[: len(location) - len(last)], []).append((entry.seq, location))
+                scope = location[: len(location) - len(last)]
+                if entry.kind in ("removed", "version_check"):
+                    # Retired/gates: matched by name, not by position.
+                    if entry.kind == "version_check":
+                        history.gates.setdefault(scope, []).append((entry.seq, location))
+                    continue
+                by_scope.setdefault(scope, []).append((entry.seq, location))
             elif key.startswith(NAME_PREFIX):
                 names[int.from_bytes(key[nlen:], "big")] = value.decode()
             elif key == META_KEY:
@@ -196,6 +206,8 @@ class History:
         for scope, items in by_scope.items():
             items.sort()
             history.children[scope] = [loc for _, loc in items]
+        for gates in history.gates.values():
+            gates.sort()
         return history
 
     def last_iteration(self, loop: bytes) -> int:
@@ -217,6 +229,13 @@ class History:
                         iterations[location[:i]] = number
                     i += 9
         return iterations.get(loop, -1)
+
+    def drop_gates(self, prefix: bytes, below: bytes | None = None) -> None:
+        """Forget the unvisited gates of the scopes under ``prefix`` (before ``below``): their
+        history is not replayed (a finished loop, the iterations before a loop checkpoint, a
+        race loser, a retired entry), so no scope will check them."""
+        for scope in [s for s in self.gates if s.startswith(prefix) and (below is None or s < below)]:
+            del self.gates[scope]
 
     def intern(self, name: str, stage: Any) -> int:
         """The index of ``name``; a new name is staged with ``stage(key, value)``."""
