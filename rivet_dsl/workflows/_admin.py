@@ -156,6 +156,11 @@ async def _recover(runtime: Runtime, actor: LiveActor) -> None:
     redone: list[bytes] = []
     for location, entry in entries.items():
         if entry.status in ("failed", "exhausted"):
+            if entry.kind == "step":
+                # It runs again: a finished join around it (whose branch caught its error)
+                # must run as unfinished, else the branch replays sealed and the path the step
+                # now takes is new code there (a divergence).
+                redone.append(location)
             entry.status = "pending"
             entry.attempts = 0
             entry.error = None
@@ -183,8 +188,9 @@ async def _recover(runtime: Runtime, actor: LiveActor) -> None:
             # if the workflow fails again).
             entry.rollback_error = None
             changed.add(location)
-    # A join around a step that runs again records its branches' new results (a completed
-    # join would keep the old ones). A race keeps its recorded winner, which replays.
+    # A join around a step that runs again (failed, exhausted or compensated) records its
+    # branches' new results (a completed join would keep the old ones, and replay its branches
+    # sealed). A race keeps its recorded winner, which replays.
     for location in redone:
         segments = split_key(location)
         for depth in range(1, len(segments)):
