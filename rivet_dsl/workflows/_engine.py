@@ -23,6 +23,7 @@ import msgspec
 from .._errors import EntryInProgressError, HistoryDivergedError, WorkflowError
 from ..actor._guard import in_workflow_code
 from ..runtime._codec import decode_builtins, decoder_for, encode
+from ..runtime._instance import Status
 from ._history import ENTRY_PREFIX, META_KEY, Entry, History, encode_entry
 
 if TYPE_CHECKING:
@@ -158,20 +159,6 @@ class _Timer:
     def __init__(self, deadline: float, future: asyncio.Future[None]) -> None:
         self.deadline = deadline
         self.future = future
-
-
-def _awake_status() -> Any:
-    """``Status.AWAKE`` (imported on first use: the runtime imports this module), then cached:
-    it is checked at every wait, and an import statement costs a lookup in ``sys.modules``."""
-    global _AWAKE
-    if _AWAKE is None:
-        from ..runtime._instance import Status
-
-        _AWAKE = Status.AWAKE
-    return _AWAKE
-
-
-_AWAKE: Any = None
 
 
 class WorkflowEngine:
@@ -337,7 +324,7 @@ class WorkflowEngine:
                 unblock()
 
     def _awake(self) -> bool:
-        return self.actor.status is _awake_status()
+        return self.actor.status is Status.AWAKE
 
     async def wait(self, future: asyncio.Future[Any], deadline: float | None = None) -> None:
         """Wait for ``future`` or until ``deadline`` (epoch seconds), whichever comes first."""
