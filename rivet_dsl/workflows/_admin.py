@@ -190,13 +190,16 @@ async def _recover(runtime: Runtime, actor: LiveActor) -> None:
             changed.add(location)
     # A join around a step that runs again (failed, exhausted or compensated) records its
     # branches' new results (a completed join would keep the old ones, and replay its branches
-    # sealed). A race keeps its recorded winner, which replays.
+    # sealed). A race keeps its recorded winner, which runs again unsealed (its losers do not
+    # run) and records its new value: the race is reopened but keeps ``winner``.
     for location in redone:
         segments = split_key(location)
         for depth in range(1, len(segments)):
             parent = b"".join(segments[:depth])
             enclosing = entries.get(parent)
-            if enclosing is not None and enclosing.kind == "join" and enclosing.status == "completed":
+            if enclosing is None or enclosing.status != "completed":
+                continue
+            if enclosing.kind == "join" or (enclosing.kind == "race" and enclosing.winner is not None):
                 enclosing.status = "pending"
                 changed.add(parent)
     batch = runtime.storage.batch

@@ -1192,10 +1192,36 @@ class WorkflowContext:
                 return RaceResult(recorded_winner, decode_output(Any, record.output))
             # The winner replays from its recorded entries (the losers' were dropped): its
             # value comes back typed by its steps, and its steps' compensations are registered.
-            # Sealed, as a finished join's branches: new entries in it are a divergence.
-            sub = self._branch_ctx(location, path, recorded_winner, sealed=True)
-            replayed = await fn(sub)
-            sub._finish_scope()
+            # Sealed, as a finished join's branches: new entries in it are a divergence. Unless
+            # recover() reopened the race (a step in the winner runs again): the winner then runs
+            # unsealed, its losers still not at all, and the race records its new value.
+            reopened = entry.status != "completed"
+            sub = self._branch_ctx(location, path, recorded_winner, sealed=not reopened)
+            if not reopened:
+                replayed = await fn(sub)
+                sub._finish_scope()
+                return RaceResult(recorded_winner, replayed)
+            records = entry.branches if entry.branches is not None else {}
+            try:
+                replayed = await fn(sub)
+                sub._finish_scope()
+            except (*_CONTROL, asyncio.CancelledError):
+                raise
+            except Exception as failure:
+                if engine.mode != "rollback":
+                    records[recorded_winner] = Branch(
+                        "failed", None, f"{type(failure).__name__}: {failure}", _error_info(failure)
+                    )
+                    entry.branches = records
+                    entry.status = "failed"
+                    engine.put_entry(location, entry)
+                raise RaceError({recorded_winner: failure}) from None
+            if engine.mode != "rollback":
+                records[recorded_winner] = Branch("completed", None if replayed is None else encode(replayed))
+                entry.branches = records
+                entry.status = "completed"
+                entry.completed_at = engine.now()
+                engine.put_entry(location, entry)
             return RaceResult(recorded_winner, replayed)
         if entry is None:
             if engine.mode == "rollback":
