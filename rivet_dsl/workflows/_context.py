@@ -546,7 +546,7 @@ class WorkflowContext:
         entry = engine.history.entries.get(location)
         if entry is not None and entry.kind not in kinds:
             raise self._halt(HistoryDivergedError(path, " or ".join(kinds), _describe(entry.kind, path)))
-        if entry is not None and entry.kind == "version_check":
+        if entry is not None and entry.kind in ("version_check", "removed"):
             gates = engine.history.gates
             pending = gates.get(self._loc)
             if pending is not None:
@@ -558,9 +558,10 @@ class WorkflowContext:
         return location, entry
 
     def _check_gates(self, kind: str, name: str, entry: Entry | None) -> None:
-        """A recorded version gate of this scope that was recorded before ``entry`` (or before
-        any new entry) and has not been visited: the code passed its place without it, so it
-        was deleted without ``ctx.removed(name, "version_check")``."""
+        """A recorded version gate (or ``removed`` placeholder) of this scope that was recorded
+        before ``entry`` (or before any new entry) and has not been visited: the code passed its
+        place without it, so the gate was deleted without ``ctx.removed(name, "version_check")``
+        (or the ``ctx.removed`` call was deleted)."""
         pending = self._engine.history.gates.get(self._loc)
         if not pending or (entry is not None and entry.seq < pending[0][0]):
             return
@@ -569,6 +570,14 @@ class WorkflowContext:
     def _gate_diverged(self, gate: bytes, found: str) -> None:
         history = self._engine.history
         path = history.readable(gate)
+        if history.entries[gate].kind == "removed":
+            raise self._halt(HistoryDivergedError(
+                path,
+                _describe("removed", path),
+                found,
+                "A ctx.removed() placeholder exists in history but was not visited; keep the "
+                "ctx.removed() call while histories that recorded it may replay",
+            ))
         raise self._halt(HistoryDivergedError(
             path,
             _describe("version_check", path),

@@ -163,11 +163,12 @@ class History:
         self.meta = Meta()
         self.next_seq = 0
         self._iterations: dict[bytes, int] | None = None
-        #: Recorded ``version_check`` entries not yet visited by this run, per scope location:
-        #: ``(seq, location)`` in creation order. A gate is matched by name, not position, but
-        #: an entry recorded after it (a higher seq) comes after it in the code, so reaching
-        #: that entry (or a new one, or the end of the scope) with the gate unvisited means the
-        #: gate was deleted from the code. Empty (falsy) when there are none left to check.
+        #: Recorded ``version_check`` entries and ``removed`` placeholders not yet visited by
+        #: this run, per scope location: ``(seq, location)`` in creation order. A gate (or
+        #: placeholder) is matched by name, not position, but an entry recorded after it (a
+        #: higher seq) comes after it in the code, so reaching that entry (or a new one, or the
+        #: end of the scope) with the gate unvisited means its call was deleted from the code.
+        #: Empty (falsy) when there are none left to check.
         self.gates: dict[bytes, list[tuple[int, bytes]]] = {}
 
     @classmethod
@@ -188,9 +189,9 @@ class History:
                 last = split_key(location)[-1]
                 scope = location[: len(location) - len(last)]
                 if entry.kind in ("removed", "version_check"):
-                    # Retired/gates: matched by name, not by position.
-                    if entry.kind == "version_check":
-                        history.gates.setdefault(scope, []).append((entry.seq, location))
+                    # Gates and placeholders: matched by name, not by position, and must be
+                    # visited all the same (see ``gates``).
+                    history.gates.setdefault(scope, []).append((entry.seq, location))
                     continue
                 by_scope.setdefault(scope, []).append((entry.seq, location))
             elif key.startswith(NAME_PREFIX):
