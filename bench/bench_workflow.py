@@ -9,7 +9,12 @@
    group-commit ceiling.
 3. Wake-up replay time (crash + reload on SQLite, wake until the workflow waits again) of a
    loop that ran 100,000 iterations, and of a workflow with 1,000 completed top-level steps.
-4. Per-step engine overhead without storage I/O (``MemoryStorage``), in microseconds.
+4. Per-step engine overhead without storage I/O (``MemoryStorage``), in microseconds, and the
+   1,000-actor workload on ``MemoryStorage`` (what the engine alone reaches, for scale).
+5. The schema ceilings: raw ``sqlite3`` writing the rows a step writes, in rivet_dsl's own
+   schema, with no engine (per message of one actor: two history entries, the state, the
+   queue insert and delete, one commit each; per step of 1,000 actors: two history entries
+   and the state, 250 actors per commit). Our rates are also given as ratios to these.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +37,7 @@ from _common import LOOPS, emit, log, measure_ceiling, percentiles, run_on_loop 
 from rivet_dsl import Actor, Loop, WorkflowContext, action, queue, setup, workflow  # noqa: E402
 from rivet_dsl.runtime import Runtime, tune_interpreter  # noqa: E402
 from rivet_dsl.storage import MemoryStorage, SqliteStorage  # noqa: E402
+from rivet_dsl.storage._schema import MIGRATIONS  # noqa: E402
 
 LATENCIES: list[float] = []
 #: The storage of the runtime being driven (for the latency stamp).
@@ -149,7 +157,83 @@ async def _drive(runtime: Runtime, actor_ids: list[str], per_actor: int, in_flig
     return time.perf_counter() - t0
 
 
-async def bench_single(directory: str, ceiling: Any, n: int) -> None:
+class SchemaCeiling(msgspec.Struct):
+    single_step_commits_per_s: float
+    many_actor_steps_per_s: float
+
+
+def _schema_db(path: str, actors: int) -> tuple[sqlite3.Connection, list[str]]:
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    for version in sorted(MIGRATIONS):
+        for statement in MIGRATIONS[version]:
+            con.execute(statement)
+    ids = [f"{i:08d}-{os.urandom(6).hex()}" for i in range(actors)]
+    con.executemany("INSERT INTO actors (actor_id, name, key, input, created_at, state, alarm_at)"
+                    " VALUES (?, 'bench_counter', ?, NULL, 0, ?, NULL)", [(a, a, b"\x00" * 12) for a in ids])
+    return con, ids
+
+
+_KV = "INSERT INTO kv (actor_id, key, value) VALUES (?, ?, ?)"
+_STATE = "UPDATE actors SET state = ? WHERE actor_id = ?"
+
+
+def _entry(i: int, slot: int) -> bytes:
+    return b"wf/e/\x00\x01~" + i.to_bytes(4, "big") + bytes([0, slot])
+
+
+def schema_ceiling(directory: str, n: int, actors: int, rounds: int) -> SchemaCeiling:
+    """Raw sqlite3 writing the rows our steps write (see the module docstring), median of 3."""
+    def single() -> float:
+        path = os.path.join(directory, "schema_single.db")
+        con, (actor,) = _schema_db(path, 1)
+        t0 = time.perf_counter()
+        for i in range(n):
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany(_KV, [(actor, _entry(i, 2), b"m" * 60), (actor, _entry(i, 3), b"s" * 24)])
+            con.execute(_STATE, (i.to_bytes(8, "big") + b"\x00" * 4, actor))
+            con.execute("INSERT INTO queue (actor_id, seq, name, body, created_at) VALUES (?, ?, 'jobs', ?, 0)",
+                        (actor, i + 1, b"j" * 24))
+            con.execute("DELETE FROM queue WHERE actor_id = ? AND seq = ?", (actor, i))
+            con.execute("COMMIT")
+        dt = time.perf_counter() - t0
+        con.close()
+        _remove(path)
+        return n / dt
+
+    def many() -> float:
+        path = os.path.join(directory, "schema_many.db")
+        con, ids = _schema_db(path, actors)
+        per_commit = 250
+        t0 = time.perf_counter()
+        for r in range(rounds):
+            for start in range(0, actors, per_commit):
+                chunk = ids[start : start + per_commit]
+                con.execute("BEGIN IMMEDIATE")
+                con.executemany(_KV, [(a, _entry(r, slot), b"m" * 60) for a in chunk for slot in (2, 3)])
+                con.executemany(_STATE, [(r.to_bytes(8, "big") + b"\x00" * 4, a) for a in chunk])
+                con.execute("COMMIT")
+        dt = time.perf_counter() - t0
+        con.close()
+        _remove(path)
+        return actors * rounds / dt
+
+    result = SchemaCeiling(statistics.median(single() for _ in range(3)), statistics.median(many() for _ in range(3)))
+    emit("ceiling.schema.single_step_commits_per_s", result.single_step_commits_per_s, "commits/s", n=n,
+         rows_per_commit=5, note="raw sqlite3, rivet_dsl schema: 2 history entries + state + queue insert/delete")
+    emit("ceiling.schema.many_actor_steps_per_s", result.many_actor_steps_per_s, "steps/s", actors=actors,
+         rounds=rounds, actors_per_commit=250, note="raw sqlite3, rivet_dsl schema: 2 history entries + state per step")
+    return result
+
+
+def _remove(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+
+
+async def bench_single(directory: str, ceiling: Any, schema: SchemaCeiling, n: int) -> None:
     runtime = Runtime(registry, storage=SqliteStorage(os.path.join(directory, "single.db")))
     await runtime.start()
     try:
@@ -162,7 +246,8 @@ async def bench_single(directory: str, ceiling: Any, n: int) -> None:
         lat = sorted(LATENCIES)
         stats = percentiles(lat)
         emit("workflow.single_actor.messages_per_s", rate, "msgs/s", n=n, in_flight=32,
-             commits=runtime.storage.commits, **ceiling.ratios(rate))
+             commits=runtime.storage.commits, ratio_to_schema_ceiling=rate / schema.single_step_commits_per_s,
+             **ceiling.ratios(rate))
         emit("workflow.single_actor.latency_p50_under_load", stats["p50"] * 1e3, "ms",
              p90_ms=stats["p90"] * 1e3, p99_ms=stats["p99"] * 1e3, in_flight=32)
         # Unloaded: one message at a time.
@@ -176,7 +261,7 @@ async def bench_single(directory: str, ceiling: Any, n: int) -> None:
         await runtime.stop()
 
 
-async def bench_many(directory: str, ceiling: Any, actors: int, per_actor: int) -> None:
+async def bench_many(directory: str, ceiling: Any, schema: SchemaCeiling, actors: int, per_actor: int) -> None:
     runtime = Runtime(registry, storage=SqliteStorage(os.path.join(directory, "many.db")))
     await runtime.start()
     try:
@@ -192,7 +277,32 @@ async def bench_many(directory: str, ceiling: Any, actors: int, per_actor: int) 
             rate = steps / dt
             emit("workflow.many_actors.durable_steps_per_s" + ("" if in_flight == 4 else ".one_sender"), rate,
                  "steps/s", actors=actors, per_actor=per_actor, senders_per_actor=in_flight,
-                 commits=runtime.storage.commits - commits, interpreter="tune_interpreter()", **ceiling.ratios(rate))
+                 commits=runtime.storage.commits - commits, interpreter="tune_interpreter()",
+                 ratio_to_schema_ceiling=rate / schema.many_actor_steps_per_s, **ceiling.ratios(rate))
+    finally:
+        await runtime.stop()
+
+
+async def bench_many_memory(ceiling: Any, actors: int, per_actor: int) -> None:
+    """The 1,000-actor workload (one sender each) on ``MemoryStorage``: what the engine and
+    runtime reach on this event loop with no storage at all, against the target (half the
+    same-run group-commit ceiling)."""
+    runtime = Runtime(registry, storage=MemoryStorage())
+    await runtime.start()
+    try:
+        ids = [(await runtime.get_or_create("bench_counter", [f"m{i}"])).actor_id for i in range(actors)]
+        for actor_id in ids:
+            await _blocked(runtime, actor_id)
+        await _drive(runtime, ids, 2, 1, False)  # warm up
+        cpu = time.thread_time()
+        dt = await _drive(runtime, ids, per_actor, 1, False)
+        cpu = time.thread_time() - cpu
+        steps = actors * per_actor
+        target = 0.5 * ceiling.group_commit_rows_per_s
+        emit("workflow.many_actors.memory_steps_per_s", steps / dt, "steps/s", actors=actors, per_actor=per_actor,
+             event_loop_cpu_us_per_step=cpu / steps * 1e6, target_steps_per_s=target,
+             ratio_to_target=steps / dt / target,
+             note="MemoryStorage: engine + runtime + the benchmark's senders, no storage I/O")
     finally:
         await runtime.stop()
 
@@ -264,10 +374,12 @@ async def main(args: argparse.Namespace) -> None:
     tune_interpreter()
     with tempfile.TemporaryDirectory(prefix="rivet-bench-wf-") as directory:
         ceiling = await measure_ceiling(directory, args.ceiling_n, repeat=3)
-        await bench_single(directory, ceiling, args.messages)
-        await bench_many(directory, ceiling, args.actors, args.per_actor)
+        schema = schema_ceiling(directory, args.ceiling_n, args.actors, 10)
+        await bench_single(directory, ceiling, schema, args.messages)
+        await bench_many(directory, ceiling, schema, args.actors, args.per_actor)
         await bench_replay(directory, args.iterations, args.top_steps)
         await bench_memory(20_000)
+        await bench_many_memory(ceiling, args.actors, args.per_actor)
 
 
 if __name__ == "__main__":
