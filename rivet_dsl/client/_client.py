@@ -228,7 +228,9 @@ class ActorConnection:
     def status(self) -> ConnStatus:
         """``idle`` until opened, then ``connecting``/``connected``; back to ``connecting``
         while it reconnects after a lost socket (calls made then are sent once it is back);
-        ``disconnected`` once closed for good."""
+        ``disconnected`` once closed for good: by :meth:`close`, by the actor, when reconnecting
+        gave up, or when the server closed it with an error a new socket would get again (such
+        as ``actor/invalid_request``; then :attr:`close_error` holds it and nothing reconnects)."""
         return self._status
 
     def on_status_change(self, callback: Callable[[ConnStatus], Any]) -> Callable[[], None]:
@@ -309,7 +311,8 @@ class ActorConnection:
             raise _wrap(exc) from None
 
     async def wait_closed(self) -> ActorError | None:
-        """Wait until the server closes the connection; returns the close error, if any."""
+        """Wait until the connection is closed for good; returns the close error, if any
+        (``None`` after :meth:`close` or a normal close by the actor)."""
         await self._closed.wait()
         return self.close_error
 

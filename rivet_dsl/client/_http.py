@@ -101,14 +101,63 @@ def _transport_error(message: str, code: str = "transport_error") -> ActorError:
 #: as an event over the *outgoing* limit, say nothing about the calls in flight.
 _CALLER_CLOSE_REASONS = {"message.incoming_too_long"}
 
+#: A close reason in RivetKit's form ``{group}.{code}``, optionally followed by ``#{ray id}``
+#: (what rivetkit-core and Rivet's gateway send, and what RivetKit's client parses).
+_CLOSE_REASON = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)(?:#.*)?", re.DOTALL)
 
-def _close_error(code: int | None, reason: str | None) -> ActorError:
+#: Standard close codes (RFC 6455) a server sends on purpose about the connection itself, which a
+#: new socket would get again: a protocol error, data it cannot accept, an invalid payload, a
+#: policy violation (rivet-dsl serve and RivetKit refuse a connection with 1008). A normal close
+#: (1000: the actor closed the connection) is final too.
+_FINAL_CLOSE_CODES = frozenset({1000, 1002, 1003, 1007, 1008})
+
+#: Groups and codes of a close reason that end the connection for good, whatever the close code:
+#: the server could not decode what this client sends (``actor.invalid_request``,
+#: ``*.malformed``), refuses this client (``*.unauthorized``, ``*.forbidden``, the ``auth`` group)
+#: or this request (the ``request`` group: an unsupported encoding, a bad query), or the actor is
+#: gone (``actor.not_found``, ``actor.destroyed``). Reconnecting would be closed the same way.
+_FINAL_CLOSE_GROUPS = frozenset({"auth", "request"})
+_FINAL_CLOSE_ERRORS = frozenset({"invalid_request", "malformed", "unauthorized", "forbidden", "not_found", "destroyed"})
+
+
+def _close_reason_error(reason: str | None) -> tuple[str, str] | None:
+    """``(group, code)`` of a close reason in RivetKit's ``group.code[#ray]`` form, else ``None``."""
+    match = _CLOSE_REASON.fullmatch(reason or "")
+    return None if match is None else (match.group(1), match.group(2))
+
+
+def _close_is_final(code: int | None, reason: str | None) -> bool:
+    """Whether a close the server sent ends the connection for good (no reconnect).
+
+    Final: a close code in :data:`_FINAL_CLOSE_CODES`, or a reason naming an error a new socket
+    would hit again (:data:`_FINAL_CLOSE_GROUPS`, :data:`_FINAL_CLOSE_ERRORS`). Everything else
+    is a transport loss and reconnects: no close frame (1006), going away (1001), a restart
+    (1012), try again later (1013), a bad gateway (1014), an internal error (1011) without such a
+    reason, and errors about one message that is not sent again (1011
+    ``message.incoming_too_long``: the call failed; ``message.outgoing_too_long``: an event was
+    too long, the client subscribes again).
+    """
+    if code in _FINAL_CLOSE_CODES:
+        return True
+    error = _close_reason_error(reason)
+    return error is not None and (error[0] in _FINAL_CLOSE_GROUPS or error[1] in _FINAL_CLOSE_ERRORS)
+
+
+def _close_error(code: int | None, reason: str | None, final: bool = False) -> ActorError:
     """What the calls in flight fail with when the server closes the connection: the error the
-    close names when it is about what the client sent, else ``connection_lost`` (with the
-    close code and reason in the metadata)."""
-    if code == 1011 and reason in _CALLER_CLOSE_REASONS:
-        group, error_code = reason.split(".", 1)
+    close names when it is about what the client sent or ends the connection (``final``), else
+    ``connection_lost`` (with the close code and reason in the metadata)."""
+    error = _close_reason_error(reason)
+    if error is not None and (final or (code == 1011 and reason in _CALLER_CLOSE_REASONS)):
+        group, error_code = error
         return ActorError(group, error_code, f"the server closed the connection: {reason}", {"closeCode": code})
+    if final:
+        return ActorError(
+            "client",
+            "connection_closed",
+            f"the server closed the connection ({code}{f' {reason}' if reason else ''})",
+            {"closeCode": code, "closeReason": reason or None},
+        )
     return ActorError(
         "client", "connection_lost", "the connection was lost", {"closeCode": code, "closeReason": reason or None}
     )
@@ -370,6 +419,8 @@ class _HttpConnection:
         self._held: list[str | bytes] | None = None
         self._closing = False
         self._closed = False
+        #: Why the connection ended for good (``None``: closed normally).
+        self._close_error: ActorError | None = None
         self.status: ConnStatus = "connecting"
         self.on_status: Callable[[ConnStatus], None] | None = None
 
@@ -492,11 +543,15 @@ class _HttpConnection:
         # The server went away: fail what is in flight, then try to reconnect.
         if self._writer is not None:
             self._writer.cancel()
-        self._fail_pending(_close_error(ws.close_code, ws.close_reason))
+        code, reason = ws.close_code, ws.close_reason
+        final = _close_is_final(code, reason)
+        lost = _close_error(code, reason, final and code != 1000)
+        self._fail_pending(lost)
         self._ws = None
-        if ws.close_code in (1000, 1008):
-            # A deliberate close by the actor (``conn.disconnect()``) or a rejection: final.
-            self._finish(None)
+        if final:
+            # A close the server sent on purpose that a new socket would get again: final. A
+            # normal close (1000, ``conn.disconnect()`` in the actor) is not an error.
+            self._finish(None if code == 1000 else lost)
             return
         self._held = []
         self._set_status("connecting")
@@ -550,6 +605,7 @@ class _HttpConnection:
         if self._closed:
             return
         self._closed = True
+        self._close_error = error
         self._held = None
         self._set_status("disconnected")
         # Calls made while it tried to reconnect were never sent: they fail with the reason.
@@ -559,6 +615,10 @@ class _HttpConnection:
 
     async def action(self, name: str, args: list[Any]) -> Any:
         if self._closed or self._closing:
+            error = self._close_error
+            if error is not None and not self._closing:
+                # Closed for good by the server: later calls fail with the reason too.
+                raise ActorError(error.group, error.code, error.message, error.metadata)
             raise _transport_error("the connection is closed", "connection_closed")
         action_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
