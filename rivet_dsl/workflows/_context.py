@@ -889,7 +889,9 @@ class WorkflowContext:
                 return decode_output(out_hint, entry.output)
             if stateful and entry.state is not None:
                 state = decode_output(state_hint_of(fn, state), entry.state)
-            finished_below = engine.history.last_iteration(location)
+            # Known finished: below the last iteration with recorded entries, and below the
+            # iteration in progress when the actor last slept (which may have recorded nothing).
+            finished_below = max(engine.history.last_iteration(location), entry.finished)
         iteration = entry.iteration
         live = engine.live_loops
         while True:
@@ -898,7 +900,15 @@ class WorkflowContext:
                 location + iteration_segment(iteration), f"{path}/~{iteration}", False, False, iteration < finished_below
             )
             registered = len(engine.rollbacks)
-            result = await (fn(sub, state) if stateful else fn(sub))
+            try:
+                result = await (fn(sub, state) if stateful else fn(sub))
+            except asyncio.CancelledError:
+                # The actor goes to sleep: record that the iterations below this one have
+                # finished, with its final save (one row per loop per sleep, none per wait).
+                if iteration > entry.finished and engine.stopping():
+                    entry.finished = iteration
+                    engine.put_entry(location, entry)
+                raise
             sub._finish_scope()
             # A finished iteration is never compensated (as Rivet: rollback compensates only the
             # iteration in progress). Rollback-mode replay passes through finished iterations too

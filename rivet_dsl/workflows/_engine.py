@@ -326,6 +326,12 @@ class WorkflowEngine:
     def _awake(self) -> bool:
         return self.actor.status is Status.AWAKE
 
+    def stopping(self) -> bool:
+        """The run is being cancelled because the actor goes to sleep (or is destroyed): what is
+        staged now commits with its final save. Not after a crash (nothing more is saved), nor
+        on a run that diverged (it writes nothing) or a rollback replay."""
+        return self.actor.status is Status.STOPPING and self.halted is None and self.mode == "forward"
+
     async def wait(self, future: asyncio.Future[Any], deadline: float | None = None) -> None:
         """Wait for ``future`` or until ``deadline`` (epoch seconds), whichever comes first."""
         timer_id = None

@@ -107,6 +107,11 @@ class Entry(msgspec.Struct, array_like=True, omit_defaults=True):
     error_info: ErrorInfo | None = None
     #: message: the receive was completable (added later: older rows have none).
     completable: bool = False
+    #: loop: the iteration in progress when the actor last went to sleep, so every iteration
+    #: below it had finished (written only then, never per iteration; added later: older rows
+    #: have none). A replay seals them, the last finished one included, even if the iteration
+    #: in progress had recorded nothing yet.
+    finished: int = 0
 
 
 class Meta(msgspec.Struct, omit_defaults=True):
