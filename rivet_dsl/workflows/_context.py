@@ -227,6 +227,16 @@ def _replayed_error(info: ErrorInfo | None, path: str, text: str) -> BaseExcepti
     return StepExhaustedError(path, text)
 
 
+def _failed_branch(exc: BaseException) -> Branch:
+    """The record of a join/race branch that raised ``exc``."""
+    return Branch("failed", None, f"{type(exc).__name__}: {exc}", _error_info(exc))
+
+
+def _completed_branch(value: Any) -> Branch:
+    """The record of a join/race branch that returned ``value``."""
+    return Branch("completed", None if value is None else encode(value))
+
+
 def _replayed_branch_error(record: Branch, replayed: Any) -> BaseException:
     """The error a failed branch of a finished join raised live. Its replay raises it again
     (its steps replay their recorded errors) and is used when it is of the recorded class
@@ -1172,10 +1182,10 @@ class WorkflowContext:
                     errors[bname] = _replayed_branch_error(failed_before[bname], value)
                 elif isinstance(value, BaseException):
                     errors[bname] = value
-                    records[bname] = Branch("failed", None, f"{type(value).__name__}: {value}", _error_info(value))
+                    records[bname] = _failed_branch(value)
                 else:
                     results[bname] = value
-                    records[bname] = Branch("completed", None if value is None else encode(value))
+                    records[bname] = _completed_branch(value)
         if engine.mode != "rollback" and not finished:
             entry.branches = records
             entry.status = "failed" if errors else "completed"
@@ -1228,15 +1238,13 @@ class WorkflowContext:
                 raise
             except Exception as failure:
                 if engine.mode != "rollback":
-                    records[recorded_winner] = Branch(
-                        "failed", None, f"{type(failure).__name__}: {failure}", _error_info(failure)
-                    )
+                    records[recorded_winner] = _failed_branch(failure)
                     entry.branches = records
                     entry.status = "failed"
                     engine.put_entry(location, entry)
                 raise RaceError({recorded_winner: failure}) from None
             if engine.mode != "rollback":
-                records[recorded_winner] = Branch("completed", None if replayed is None else encode(replayed))
+                records[recorded_winner] = _completed_branch(replayed)
                 entry.branches = records
                 entry.status = "completed"
                 entry.completed_at = engine.now()
@@ -1303,7 +1311,7 @@ class WorkflowContext:
         if winner is None:
             self._settle_race_takes(location, ())
             for bname, exc in errors.items():
-                records[bname] = Branch("failed", None, f"{type(exc).__name__}: {exc}", _error_info(exc))
+                records[bname] = _failed_branch(exc)
             entry.branches = records
             entry.status = "failed"
             engine.put_entry(location, entry)
@@ -1319,7 +1327,7 @@ class WorkflowContext:
                 if engine.history.gates:
                     engine.history.drop_gates(subs[bname]._loc)
                 records[bname] = Branch("cancelled")
-        records[winner] = Branch("completed", None if value is None else encode(value))
+        records[winner] = _completed_branch(value)
         entry.branches = records
         entry.winner = winner
         entry.status = "completed"
