@@ -8,45 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from rivet_dsl import CriticalError, WorkflowContext
+from rivet_dsl import WorkflowContext
 from rivet_dsl.testing import MockClock, TestEnvironment
 from rivet_dsl.workflows import recover
 
+from ._checkout import BROKEN, Checkout
 from ._helpers import settle
-from ._scenario import Scenario, calls, result, registry, scenario, start
-
-BROKEN: dict[str, bool] = {}
+from ._scenario import Scenario, calls, registry, result, scenario, start
 
 
 @scenario
 async def recover_in_join(self: Scenario, ctx: WorkflowContext) -> Any:
-    tag = self.tag
-
-    def charge() -> str:
-        self.hit("charge")
-        if BROKEN[tag]:
-            raise CriticalError("card declined")
-        return "charged"
-
-    def ship() -> str:
-        self.hit("ship")
-        if BROKEN[tag]:
-            raise CriticalError("no stock")
-        return "shipped"
-
-    async def pay(b: WorkflowContext) -> str:
-        try:
-            charged = await b.step("charge", charge)
-        except CriticalError:
-            return "declined"
-        await b.step("receipt", self.hit, "receipt")  # only once the charge succeeded
-        return charged
+    checkout = Checkout(self)
 
     async def note(b: WorkflowContext) -> str:
         return await b.step("note", self.note, "noted")
 
-    values = await ctx.join("j", {"pay": pay, "note": note})
-    shipped = await ctx.step("ship", ship)
+    values = await ctx.join("j", {"pay": checkout.pay, "note": note})
+    shipped = await ctx.step("ship", checkout.ship)
     return [values, shipped]
 
 

@@ -12,43 +12,22 @@ from rivet_dsl import CriticalError, RaceError, WorkflowContext
 from rivet_dsl.testing import MockClock, TestEnvironment
 from rivet_dsl.workflows import recover
 
+from ._checkout import BROKEN, Checkout
 from ._helpers import settle
 from ._scenario import Scenario, calls, history, registry, result, scenario, start
-
-BROKEN: dict[str, bool] = {}
 
 
 @scenario
 async def recover_in_race(self: Scenario, ctx: WorkflowContext) -> Any:
-    tag = self.tag
-
-    def charge() -> str:
-        self.hit("charge")
-        if BROKEN[tag]:
-            raise CriticalError("card declined")
-        return "charged"
-
-    def ship() -> str:
-        self.hit("ship")
-        if BROKEN[tag]:
-            raise CriticalError("no stock")
-        return "shipped"
-
-    async def pay(b: WorkflowContext) -> str:
-        try:
-            charged = await b.step("charge", charge)
-        except CriticalError:
-            return "declined"
-        await b.step("receipt", self.hit, "receipt")  # only once the charge succeeded
-        return charged
+    checkout = Checkout(self)
 
     async def slow(b: WorkflowContext) -> str:
         await b.sleep("nap", 3600.0)  # never wakes: the test clock does not move
         self.hit("slow")
         return "slow"
 
-    won = await ctx.race("r", {"pay": pay, "slow": slow})
-    shipped = await ctx.step("ship", ship)
+    won = await ctx.race("r", {"pay": checkout.pay, "slow": slow})
+    shipped = await ctx.step("ship", checkout.ship)
     return [won.winner, won.value, shipped]
 
 
@@ -109,19 +88,13 @@ async def test_recover_in_a_race_winner_that_fails_again_keeps_the_winner(mode: 
         assert (race["data"]["winner"], race["data"]["branches"]["pay"]["output"]) == ("pay", "declined")
 
 
-
 RECEIPT_FAILS: dict[str, bool] = {}
 
 
 @scenario
 async def recover_race_raises(self: Scenario, ctx: WorkflowContext) -> Any:
     tag = self.tag
-
-    def charge() -> str:
-        self.hit("charge")
-        if BROKEN[tag]:
-            raise CriticalError("card declined")
-        return "charged"
+    checkout = Checkout(self)
 
     def receipt() -> str:
         self.hit("receipt")
@@ -129,15 +102,9 @@ async def recover_race_raises(self: Scenario, ctx: WorkflowContext) -> Any:
             raise CriticalError("printer jam")
         return "printed"
 
-    def ship() -> str:
-        self.hit("ship")
-        if BROKEN[tag]:
-            raise CriticalError("no stock")
-        return "shipped"
-
     async def pay(b: WorkflowContext) -> str:
         try:
-            await b.step("charge", charge)
+            await b.step("charge", checkout.charge)
         except CriticalError:
             return "declined"
         return await b.step("receipt", receipt)  # not caught: the branch raises
@@ -147,7 +114,7 @@ async def recover_race_raises(self: Scenario, ctx: WorkflowContext) -> Any:
         return "slow"
 
     won = await ctx.race("r", {"pay": pay, "slow": slow})
-    shipped = await ctx.step("ship", ship)
+    shipped = await ctx.step("ship", checkout.ship)
     return [won.winner, won.value, shipped]
 
 
