@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import LOOPS, emit, log, measure_ceiling, percentiles, run_on_loop  # noqa: E402
+from _common import LOOPS, emit, log, measure_ceiling, percentiles, remove_db, run_on_loop  # noqa: E402
 
 from rivet_dsl import Actor, Loop, WorkflowContext, action, queue, setup, workflow  # noqa: E402
 from rivet_dsl.runtime import Runtime, tune_interpreter  # noqa: E402
@@ -199,7 +199,7 @@ def schema_ceiling(directory: str, n: int, actors: int, rounds: int) -> SchemaCe
             con.execute("COMMIT")
         dt = time.perf_counter() - t0
         con.close()
-        _remove(path)
+        remove_db(path)
         return n / dt
 
     def many() -> float:
@@ -216,7 +216,7 @@ def schema_ceiling(directory: str, n: int, actors: int, rounds: int) -> SchemaCe
                 con.execute("COMMIT")
         dt = time.perf_counter() - t0
         con.close()
-        _remove(path)
+        remove_db(path)
         return actors * rounds / dt
 
     result = SchemaCeiling(statistics.median(single() for _ in range(3)), statistics.median(many() for _ in range(3)))
@@ -225,12 +225,6 @@ def schema_ceiling(directory: str, n: int, actors: int, rounds: int) -> SchemaCe
     emit("ceiling.schema.many_actor_steps_per_s", result.many_actor_steps_per_s, "steps/s", actors=actors,
          rounds=rounds, actors_per_commit=250, note="raw sqlite3, rivet_dsl schema: 2 history entries + state per step")
     return result
-
-
-def _remove(path: str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
 
 
 async def bench_single(directory: str, ceiling: Any, schema: SchemaCeiling, n: int) -> None:
