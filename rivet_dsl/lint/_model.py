@@ -19,7 +19,7 @@ import itertools
 import os
 import tokenize
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import libcst as cst
 from libcst._metadata_dependent import LazyValue
@@ -126,9 +126,11 @@ def _annotated_contexts(func: AnyFunction) -> set[str]:
 
 @dataclasses.dataclass(eq=False)
 class ActorClass:
-    """A class of the module; an actor when it has at least one ``@workflow`` method.
+    """A class of the module, or one of the project it derives from; an actor when it is a class of
+    the linted module with at least one ``@workflow`` method.
 
-    Its members include those it inherits from classes of the same module (see ``_inherit``).
+    Its members include those it inherits from the classes it derives from that are known: of the
+    same module, or imported from another module of the project (see ``_inherit``).
     """
 
     node: cst.ClassDef
@@ -138,8 +140,18 @@ class ActorClass:
     events: set[str]
     queues: set[str]
     workflows: list[cst.FunctionDef]
-    # the class and its same-module ancestors by name: `Base.helper(self, ctx)` is a method call too
-    lineage: dict[str, ActorClass] = dataclasses.field(default_factory=dict)
+    # the class and its known ancestors in method resolution order: `Base.helper(self, ctx)` is a method call too
+    lineage: list[ActorClass] = dataclasses.field(default_factory=list)
+    # each base that can define methods (not a keyword, not a generic `Actor[S]`): the class it names, or
+    # `None` when it is not known (imported from outside the project, not found, a call...)
+    bases: list[ActorClass | None] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # the members the class body defines, before `_inherit` adds the inherited ones
+        self.own_methods: dict[str, cst.FunctionDef] = dict(self.methods)
+        self.own_plain: set[str] = set(self.plain_methods)
+        self.own_events: set[str] = set(self.events)
+        self.own_queues: set[str] = set(self.queues)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -358,6 +370,7 @@ class _Parsed:
     module_defs: dict[str, cst.FunctionDef]
     bindings: dict[str, Binding]
     partials: dict[str, cst.Call]
+    classes: dict[str, cst.ClassDef] = dataclasses.field(default_factory=dict)
     positions: Mapping[cst.CSTNode, CodeRange] | None = None
 
     @classmethod
@@ -369,7 +382,9 @@ class _Parsed:
         for line in imports:
             for small in line.body:
                 bindings.update(_import_bindings(small))
-        return cls(file, source, module, imports, imported, defs, bindings, _module_partials(module.body, imported))
+        classes = {stmt.name.value: stmt for stmt in module.body if isinstance(stmt, cst.ClassDef)}
+        partials = _module_partials(module.body, imported)
+        return cls(file, source, module, imports, imported, defs, bindings, partials, classes)
 
 
 _PARSED: dict[str, tuple[tuple[int, int], _Parsed | None]] = {}
@@ -433,6 +448,15 @@ class SourceUnit:
 
 
 _SKIPPED_PACKAGES = frozenset({"rivet_dsl"})  # the library itself: its functions are not user helpers
+_Def = TypeVar("_Def", cst.FunctionDef, cst.ClassDef)
+
+
+def _module_function(parsed: _Parsed, name: str) -> cst.FunctionDef | None:
+    return parsed.module_defs.get(name)
+
+
+def _module_class(parsed: _Parsed, name: str) -> cst.ClassDef | None:
+    return parsed.classes.get(name)
 
 
 class ModuleModel:
@@ -463,8 +487,11 @@ class ModuleModel:
         self.imported: dict[str, str] = self.unit.imported
         self.imported.update(self.unit.parsed.imported)
         self._current_unit = self.unit
-        self._names: dict[int, Mapping[cst.CSTNode, object]] = {}
+        self._names: dict[tuple[int, int], Mapping[cst.CSTNode, object]] = {}
         self._current: cst.FunctionDef | None = None
+        self._classes: dict[str, ActorClass] = {}  # the top-level classes of the linted module
+        self._class_nodes: dict[int, ActorClass] = {}  # every class known, by its node
+        self._class_units: dict[int, SourceUnit] = {}  # ... and its module
         self._find_actors()
 
     def position(self, node: cst.CSTNode) -> CodeRange:
@@ -520,12 +547,32 @@ class ModuleModel:
                 scope = scope.parent
         return call if scope is not None and self.unit_of(scope) is self.unit else None
 
-    # -- imported helpers ----------------------------------------------------------------------
+    # -- imported helpers and bases ----------------------------------------------------------
     def imported_function(self, unit: SourceUnit, dotted: str) -> cst.FunctionDef | None:
         """The function an imported name (``charge`` after ``from .helpers import charge``) or a
         module attribute (``helpers.charge`` after ``from . import helpers``) names, when its module
         is a file of the project (found next to the module that imports it, in its package, or
         under the lint roots). Parsed, never imported; re-exports are followed."""
+        found = self._imported(unit, dotted, _module_function)
+        if found is None or found[1] is None:
+            return None  # not found, or the linted module itself, imported under its own name
+        self._unit_roots[id(found[0])] = found[1]
+        return found[0]
+
+    def imported_class(self, unit: SourceUnit, dotted: str) -> tuple[cst.ClassDef, SourceUnit] | None:
+        """The class (and its module) an imported name or module attribute names, found like
+        :meth:`imported_function` (``Checkout`` after ``from .mixins import Checkout``, ``m.Checkout``
+        after ``import app.mixins as m``). A class of the linted module imported under its own name
+        is the linted module's class."""
+        found = self._imported(unit, dotted, _module_class)
+        if found is None:
+            return None
+        if found[1] is None:
+            own = self._classes.get(found[0].name.value)
+            return None if own is None else (own.node, self.unit)
+        return found[0], found[1]
+
+    def _imported(self, unit: SourceUnit, dotted: str, pick: Callable[[_Parsed, str], _Def | None]) -> tuple[_Def, SourceUnit | None] | None:
         if not unit.parsed.file or not self._search:
             return None
         head, *middle = dotted.split(".")
@@ -533,15 +580,19 @@ class ModuleModel:
         if binding is None:
             return None
         level, module, name = binding
-        if middle:  # an attribute of an imported module: the last part is the function
+        if middle:  # an attribute of an imported module: the last part is the definition
             base = ".".join(p for p in (module, name) if p) if name is not None else module
             parts = [p for p in (base, *middle[:-1]) if p]
-            return self._function_in(unit.parsed.file, level, ".".join(parts), middle[-1], set())
+            return self._defined_in(unit.parsed.file, level, ".".join(parts), middle[-1], set(), pick)
         if name is None:
             return None  # `import helpers` then `helpers(ctx)`: not a function
-        return self._function_in(unit.parsed.file, level, module, name, set())
+        return self._defined_in(unit.parsed.file, level, module, name, set(), pick)
 
-    def _function_in(self, origin: str, level: int, module: str, name: str, seen: set[tuple[str, str]]) -> cst.FunctionDef | None:
+    def _defined_in(
+        self, origin: str, level: int, module: str, name: str, seen: set[tuple[str, str]], pick: Callable[[_Parsed, str], _Def | None]
+    ) -> tuple[_Def, SourceUnit | None] | None:
+        """The definition ``pick`` finds for ``name`` in a module of the project, with its module
+        (``None`` for the linted module itself)."""
         if not level and module.split(".", 1)[0] in _SKIPPED_PACKAGES:
             return None
         file = self._module_file(origin, level, module)
@@ -551,19 +602,18 @@ class ModuleModel:
         parsed = _parse_file(file)
         if parsed is None:
             return None
-        found = parsed.module_defs.get(name)
+        found = pick(parsed, name)
         if found is None:
             binding = parsed.bindings.get(name)  # re-exported: `from ._impl import charge`
             if binding is None or binding[2] is None:
                 return None
-            return self._function_in(file, binding[0], binding[1], binding[2], seen)
+            return self._defined_in(file, binding[0], binding[1], binding[2], seen, pick)
+        if file == self.file:
+            return found, None
         unit = self.units.get(file)
         if unit is None:
-            if file == self.file:
-                return None  # the linted module itself, imported under its own name
             unit = self.units[file] = SourceUnit(self._display(file), parsed, dict(parsed.imported))
-        self._unit_roots[id(found)] = unit
-        return found
+        return found, unit
 
     def _module_file(self, origin: str, level: int, module: str) -> str | None:
         parts = [p for p in module.split(".") if p]
@@ -615,14 +665,15 @@ class ModuleModel:
                 return set()
         elif target.split(".", 1)[0] not in (_DECORATOR_MODULES if self._current is None else _BANNED_MODULES):
             return set()
-        key = id(self._current)
+        key = (id(unit), id(self._current))
         names = self._names.get(key)
         if names is None:
             body: list[cst.SimpleStatementLine | cst.BaseCompoundStatement] = list(unit.parsed.imports)
             if self._current is not None:
                 body.append(self._current)
-            else:
-                body.extend(self._decorator_stubs)
+            else:  # the decorators of the module's methods, on stubs (the same decorator nodes)
+                stub = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
+                body.extend(f.with_changes(body=stub) for f in _decorated_methods(unit.module.body))
             wrapper = cst.MetadataWrapper(cst.Module(body=body), unsafe_skip_copy=True)
             names = self._names[key] = wrapper.resolve(QualifiedNameProvider)
         found: object = names.get(node)
@@ -642,30 +693,62 @@ class ModuleModel:
         return kinds
 
     def _find_actors(self) -> None:
-        stub = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
-        self._decorator_stubs = [f.with_changes(body=stub) for f in _decorated_methods(self.module.body)]
         for stmt in self.module.body:
             if isinstance(stmt, cst.FunctionDef):
                 self.module_defs[stmt.name.value] = stmt
-        classes: dict[str, ActorClass] = {}
         for stmt in self.module.body:
             if isinstance(stmt, cst.ClassDef):
-                classes[stmt.name.value] = self._class(stmt)
-        for cls in {id(c): c for c in [*classes.values(), *self.actors]}.values():
-            _inherit(cls, classes)  # every class: `Base.f(self)` may name a method `Base` inherits
+                self._classes[stmt.name.value] = self._class(stmt, self.unit)
+        # the bases of the actors, and theirs: of this module, or imported from a module of the project
+        pending = list(self.actors)
+        resolved: dict[int, ActorClass] = {}
+        while pending:
+            cls = pending.pop()
+            if id(cls) in resolved:
+                continue
+            resolved[id(cls)] = cls
+            unit = self._class_units[id(cls.node)]
+            for base in cls.node.bases:
+                if base.keyword is None and not isinstance(base.value, cst.Subscript):  # `Actor[S]`: no helper
+                    cls.bases.append(self._base_class(unit, base.value))
+            pending.extend(b for b in cls.bases if b is not None)
+        for cls in resolved.values():
+            _inherit(cls)  # every class: `Base.f(self)` may name a method `Base` inherits
 
-    def _class(self, node: cst.ClassDef) -> ActorClass:
+    def class_ref(self, unit: SourceUnit, node: cst.BaseExpression) -> tuple[cst.ClassDef, SourceUnit] | None:
+        """The class a name (``Base``, ``Checkout`` after ``from .mixins import Checkout``) or a module
+        attribute (``mixins.Checkout``) names in ``unit``, when it is a class of the project."""
+        if isinstance(node, cst.Name):
+            own = unit.parsed.classes.get(node.value)
+            if own is not None:
+                return own, unit
+        dotted = _dotted(node)
+        return self.imported_class(unit, dotted) if dotted else None
+
+    def _base_class(self, unit: SourceUnit, node: cst.BaseExpression) -> ActorClass | None:
+        found = self.class_ref(unit, node)
+        if found is None:
+            return None
+        cls = self._class_nodes.get(id(found[0]))
+        return cls if cls is not None else self._class(*found)
+
+    def _class(self, node: cst.ClassDef, unit: SourceUnit) -> ActorClass:
+        """The members of a class, of the linted module or (a base of an actor) of another one."""
+        linted = unit is self.unit
         methods: dict[str, cst.FunctionDef] = {}
         plain: set[str] = set()
         events: set[str] = set()
         queues: set[str] = set()
         workflows: list[cst.FunctionDef] = []
+        previous, self._current_unit = self._current_unit, unit  # decorators resolve by that module's imports
         for stmt in node.body.body:
-            if isinstance(stmt, cst.ClassDef):
-                self._class(stmt)
+            if isinstance(stmt, cst.ClassDef) and linted:
+                self._class(stmt, unit)
             if not isinstance(stmt, cst.FunctionDef):
                 continue
             methods[stmt.name.value] = stmt
+            if not linted:
+                self._unit_roots[id(stmt)] = unit  # its methods are walked in their own module
             kinds = self._decorator_kinds(stmt)
             if "workflow" in kinds:
                 workflows.append(stmt)
@@ -675,8 +758,11 @@ class ModuleModel:
                 queues.add(stmt.name.value)
             if not kinds:
                 plain.add(stmt.name.value)  # other decorators (tracing, retries...) keep the body
+        self._current_unit = previous
         found = ActorClass(node, node.name.value, methods, plain, events, queues, workflows)
-        if workflows:
+        self._class_nodes[id(node)] = found
+        self._class_units[id(node)] = unit
+        if workflows and linted:
             self.actors.append(found)
         return found
 
@@ -789,42 +875,39 @@ class ModuleModel:
         return self._seq
 
 
-def _inherit(actor: ActorClass, classes: Mapping[str, ActorClass]) -> None:
-    """Give ``actor`` the members of its ancestors defined in the same module, as Python's method
-    resolution order finds them: its own first, then the bases left to right (a shared base after
-    every class that derives from it). A base imported or named by an attribute is skipped: its
-    methods are unknown, and so are the methods of the classes it derives from."""
-    order = _ancestors(actor.name, classes, ())
-    actor.lineage = {cls.name: cls for cls in order}
+def _inherit(actor: ActorClass) -> None:
+    """Give ``actor`` the members of its known ancestors (of the same module, or of modules of the
+    project it imports them from), as Python's method resolution order finds them: its own first,
+    then the bases left to right (a shared base after every class that derives from it). A base
+    that is not known (from outside the project, or not found) is skipped: its methods are unknown,
+    and so are the methods of the classes it derives from."""
+    order = _ancestors(actor, ())
+    actor.lineage = order
     for cls in order[1:]:
-        for name, func in cls.methods.items():
+        for name, func in cls.own_methods.items():
             if name in actor.methods:
                 continue  # overridden by a class earlier in the order
             actor.methods[name] = func
-            for own, inherited in ((actor.plain_methods, cls.plain_methods), (actor.events, cls.events), (actor.queues, cls.queues)):
+            for own, inherited in ((actor.plain_methods, cls.own_plain), (actor.events, cls.own_events), (actor.queues, cls.own_queues)):
                 if name in inherited:
                     own.add(name)
 
 
-def _bases_known(cls: ActorClass, lineage: Mapping[str, ActorClass]) -> bool:
-    """Every base of ``cls`` is a class of the module (a generic like ``Actor[S]`` defines no helper)."""
-    return all(
-        b.keyword is not None or isinstance(b.value, cst.Subscript) or (isinstance(b.value, cst.Name) and b.value.value in lineage)
-        for b in cls.node.bases
-    )
+def _bases_known(cls: ActorClass) -> bool:
+    """Every base of ``cls`` is a known class (a generic like ``Actor[S]`` defines no helper)."""
+    return all(base is not None for base in cls.bases)
 
 
-def _ancestors(name: str, classes: Mapping[str, ActorClass], path: tuple[str, ...]) -> list[ActorClass]:
-    """The class named ``name`` and its same-module ancestors, in method resolution order (a
-    depth-first walk keeping the last visit of a class shared by two bases, as C3 does for
-    consistent hierarchies). A cycle of names (``class A(A)``, a rebound name) ends the walk."""
-    cls = classes.get(name)
-    if cls is None or name in path:
+def _ancestors(cls: ActorClass, path: tuple[ActorClass, ...]) -> list[ActorClass]:
+    """``cls`` and its known ancestors, in method resolution order (a depth-first walk keeping the
+    last visit of a class shared by two bases, as C3 does for consistent hierarchies). A cycle
+    (``class A(A)``, a rebound name, modules importing each other's classes) ends the walk."""
+    if cls in path:
         return []
     walk = [cls]
-    for base in cls.node.bases:
-        if base.keyword is None and isinstance(base.value, cst.Name):
-            walk.extend(_ancestors(base.value.value, classes, (*path, name)))
+    for base in cls.bases:
+        if base is not None:
+            walk.extend(_ancestors(base, (*path, cls)))
     return [c for i, c in enumerate(walk) if c not in walk[i + 1 :]]
 
 
@@ -1537,29 +1620,35 @@ class _Walker:
         """The class whose own method ``name`` a ``super()`` call in this method runs: the first one
         defining it after the class of the method (or the one ``super(Cls, self)`` names) in the
         actor's method resolution order. ``None`` when that order reaches a class it does not know."""
-        order = list(self.scope.actor.lineage.values())
+        order = self.scope.actor.lineage
         if call.args:
-            named = call.args[0].value
-            start = next((i for i, c in enumerate(order) if isinstance(named, cst.Name) and c.name == named.value), None)
+            named = self._class_named(call.args[0].value)
+            start = next((i for i, c in enumerate(order) if c is named), None)
         else:
             method = self.scope.root
             start = next((i for i, c in enumerate(order) if any(s is method for s in c.node.body.body)), None)
         if start is None:
             return None
-        lineage = self.scope.actor.lineage
         for index, cls in enumerate(order[start:]):
-            if index and any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in cls.node.body.body):
+            if index and name in cls.own_methods:
                 return cls
-            if not _bases_known(cls, lineage):
-                return None  # an imported base comes next: it may define the method
+            if not _bases_known(cls):
+                return None  # a base from outside the project comes next: it may define the method
         return None
 
     def _class_named(self, node: cst.BaseExpression) -> ActorClass | None:
-        """The actor class, or one of its same-module ancestors, that ``node`` names (not a local)."""
-        if not isinstance(node, cst.Name) or self._local(node.value) is not None:
+        """The actor class, or one of its known ancestors, that ``node`` names (not a local): a class
+        of this function's module, or one it imports from a module of the project."""
+        head = _dotted(node).split(".", 1)[0]
+        if not head or self._local(head) is not None:
             return None
         actor = self.scope.actor
-        return actor if node.value == actor.name else actor.lineage.get(node.value)
+        if isinstance(node, cst.Name) and node.value == actor.name and self.unit is self.model.unit:
+            return actor
+        found = self.model.class_ref(self.unit, node)
+        if found is None:
+            return None
+        return next((cls for cls in actor.lineage if cls.node is found[0]), None)
 
     def _follow_local(self, node: cst.Call, func: cst.BaseExpression) -> None:
         if isinstance(func, cst.Name):

@@ -88,6 +88,30 @@ def test_the_actor_own_method_wins_over_the_base() -> None:
     ) == []
 
 
+def test_a_diamond_finds_the_method_of_the_second_base_before_the_shared_one() -> None:
+    # `Counter(A, B)`, both deriving from `Root`: the order is Counter, A, B, Root, so `B.f` (clean)
+    # runs, not `Root.f`, even though `A` (defined first) inherits `f` from `Root` on its own
+    assert found(
+        """
+        class Root:
+            async def f(self, ctx: WorkflowContext) -> None:
+                time.time()
+
+        class A(Root):
+            pass
+
+        class B(Root):
+            async def f(self, ctx: WorkflowContext) -> None:
+                await ctx.step("f", print)
+
+        class Counter(A, B, Actor[None]):
+            @workflow
+            async def run(self, ctx: WorkflowContext) -> None:
+                await self.f(ctx)
+        """
+    ) == []
+
+
 def test_a_base_method_called_on_the_base_class_is_followed() -> None:
     # `Base.stamp(self)` runs the base's own method even though the actor overrides it
     assert found(
