@@ -30,8 +30,9 @@ class MockClock(Clock):
     Timers due during an advance fire in time order, with :meth:`now` set to each timer's
     time; when a timer callback starts work (returns an awaitable, as the runtime's timers
     do), ``advance`` waits for that work before firing the next timer. So after
-    ``await clock.advance(3600)`` every schedule, idle sleep and workflow timer of that hour
-    has run.
+    ``await clock.advance(3600)`` every schedule and idle sleep of that hour has run, and
+    every workflow timer of that hour has fired; the workflow steps a timer wakes run after
+    that: ``await env.settle(handle)`` (:class:`TestEnvironment`) waits for them.
 
     Args:
         start: the initial time in epoch seconds.

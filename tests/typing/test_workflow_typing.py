@@ -107,3 +107,10 @@ def test_plain_queue_receives_are_typed_by_their_names(mypy_errors: dict[str, di
     messages = [message for line in mypy_errors["plain_queue.py"].values() for message in line]
     # The responses are refused for the right reason: the declared response type.
     assert sum('incompatible type "Other"; expected "Doubled"' in message for message in messages) == 3, messages
+
+
+@pytest.mark.slow
+def test_test_environment_clock_is_the_clock_given(mypy_errors: dict[str, dict[int, list[str]]]) -> None:
+    _check(mypy_errors, "test_environment.py")
+    messages = [message for line in mypy_errors["test_environment.py"].values() for message in line]
+    assert messages == ['"None" has no attribute "advance"  [attr-defined]'], messages
