@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
+import socket
 import sys
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __all__ = ["load_registry", "serve_main"]
 
@@ -21,7 +28,9 @@ def load_registry(spec: str) -> Any:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     module = importlib.import_module(module_name)
-    registry = getattr(module, attribute, None)
+    if not hasattr(module, attribute):
+        raise ValueError(f"module {module_name!r} has no attribute {attribute!r}")
+    registry = getattr(module, attribute)
     if not isinstance(registry, Registry):
         raise ValueError(f"{spec} is not a Registry (got {type(registry).__name__})")  # noqa: TRY004  (a usage error)
     return registry
@@ -40,7 +49,7 @@ def _byte_count(text: str) -> int:
 
 def serve_main(argv: list[str]) -> int:
     """``rivet-dsl serve module:registry [--host] [--port] [--db] [--fsync] [--dev/--no-dev]
-    [--max-incoming-bytes N] [--max-outgoing-bytes N]``."""
+    [--max-incoming-bytes N] [--max-outgoing-bytes N] [--log-level L]``."""
     from .server import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTGOING
 
     parser = argparse.ArgumentParser(prog="rivet-dsl serve", description="Serve a registry over HTTP and WebSocket.")
@@ -51,7 +60,12 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--fsync", action="store_true", help="synchronous=FULL (survives power loss)")
     parser.add_argument("--dev", action=argparse.BooleanOptionalAction, default=True, help="dev mode (inspector without token)")
     parser.add_argument("--inspector-token", default=os.environ.get("RIVET_INSPECTOR_TOKEN"))
-    parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        help="uvicorn's log level (default %(default)s; at info and below uvicorn announces itself, "
+        "otherwise one 'rivet-dsl: serving ...' line does once the server listens)",
+    )
     parser.add_argument(
         "--max-incoming-bytes",
         type=_byte_count,
@@ -74,7 +88,7 @@ def serve_main(argv: list[str]) -> int:
         print(f"rivet-dsl serve: {exc}", file=sys.stderr)
         return 2
     from ._errors import DatabaseInUseError
-    from .server import serve
+    from .server import build_app
     from .storage._lock import OwnershipLock
 
     # Refuse a database another server or runtime has open here, with a plain message: the
@@ -89,16 +103,59 @@ def serve_main(argv: list[str]) -> int:
     if ownership is not None:
         ownership.release()
 
-    serve(
+    app = build_app(
         registry,
-        host=args.host,
-        port=args.port,
         db=args.db,
         fsync=args.fsync,
         dev=args.dev,
         inspector_token=args.inspector_token,
-        log_level=args.log_level,
         max_body=args.max_incoming_bytes,
         max_outgoing=args.max_outgoing_bytes,
     )
+    storage = f"SQLite {args.db}" + (", fsync" if args.fsync else "")
+
+    def announce(url: str) -> None:
+        print(f"rivet-dsl: serving {args.registry} on {url} (storage: {storage})", file=sys.stderr, flush=True)
+
+    # At info level and below uvicorn says it itself ("Uvicorn running on ..."): no second line.
+    _run(app, args, None if args.log_level.lower() in _UVICORN_ANNOUNCES else announce)
     return 0
+
+
+#: Log levels at which uvicorn itself prints ``Uvicorn running on ...`` once it listens.
+_UVICORN_ANNOUNCES = frozenset({"info", "debug", "trace"})
+
+
+def _run(app: Starlette, args: argparse.Namespace, on_listening: Callable[[str], None] | None) -> None:
+    """:func:`rivet_dsl.server.run_app`, calling ``on_listening(url)`` once the sockets listen.
+
+    ``url`` has the port actually bound (``--port 0`` picks a free one).
+    """
+    import uvicorn
+
+    from .runtime import tune_interpreter
+    from .server import _after_graceful_exit, uvicorn_config
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.started or on_listening is None:
+                return
+            bound = [sock for server in self.servers for sock in server.sockets]
+            port = int(bound[0].getsockname()[1]) if bound else args.port
+            host = f"[{args.host}]" if ":" in args.host else args.host
+            on_listening(f"http://{host}:{port}")
+
+    server = _Server(uvicorn_config(app, host=args.host, port=args.port, log_level=args.log_level))
+    tune_interpreter()
+    # As run_app: uvicorn shuts down gracefully on SIGINT/SIGTERM and re-raises the signal for
+    # the previous handler afterwards; a no-op previous handler makes that a clean exit (status 0).
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _after_graceful_exit)
+    try:
+        server.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
