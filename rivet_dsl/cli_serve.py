@@ -5,15 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
-import socket
 import sys
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from starlette.applications import Starlette
+from typing import Any
 
 __all__ = ["load_registry", "serve_main"]
 
@@ -88,7 +81,7 @@ def serve_main(argv: list[str]) -> int:
         print(f"rivet-dsl serve: {exc}", file=sys.stderr)
         return 2
     from ._errors import DatabaseInUseError
-    from .server import build_app
+    from .server import build_app, run_app
     from .storage._lock import OwnershipLock
 
     # Refuse a database another server or runtime has open here, with a plain message: the
@@ -118,44 +111,10 @@ def serve_main(argv: list[str]) -> int:
         print(f"rivet-dsl: serving {args.registry} on {url} (storage: {storage})", file=sys.stderr, flush=True)
 
     # At info level and below uvicorn says it itself ("Uvicorn running on ..."): no second line.
-    _run(app, args, None if args.log_level.lower() in _UVICORN_ANNOUNCES else announce)
+    quiet = args.log_level.lower() not in _UVICORN_ANNOUNCES
+    run_app(app, host=args.host, port=args.port, log_level=args.log_level, on_listening=announce if quiet else None)
     return 0
 
 
 #: Log levels at which uvicorn itself prints ``Uvicorn running on ...`` once it listens.
 _UVICORN_ANNOUNCES = frozenset({"info", "debug", "trace"})
-
-
-def _run(app: Starlette, args: argparse.Namespace, on_listening: Callable[[str], None] | None) -> None:
-    """:func:`rivet_dsl.server.run_app`, calling ``on_listening(url)`` once the sockets listen.
-
-    ``url`` has the port actually bound (``--port 0`` picks a free one).
-    """
-    import uvicorn
-
-    from .runtime import tune_interpreter
-    from .server import _after_graceful_exit, uvicorn_config
-
-    class _Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if not self.started or on_listening is None:
-                return
-            bound = [sock for server in self.servers for sock in server.sockets]
-            port = int(bound[0].getsockname()[1]) if bound else args.port
-            host = f"[{args.host}]" if ":" in args.host else args.host
-            on_listening(f"http://{host}:{port}")
-
-    server = _Server(uvicorn_config(app, host=args.host, port=args.port, log_level=args.log_level))
-    tune_interpreter()
-    # As run_app: uvicorn shuts down gracefully on SIGINT/SIGTERM and re-raises the signal for
-    # the previous handler afterwards; a no-op previous handler makes that a clean exit (status 0).
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, _after_graceful_exit)
-    try:
-        server.run()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

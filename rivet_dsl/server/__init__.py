@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -70,11 +71,13 @@ def serve(
     log_level: str = "warning",
     max_body: int = DEFAULT_MAX_BODY,
     max_outgoing: int = DEFAULT_MAX_OUTGOING,
+    on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``registry`` over HTTP and WebSocket; blocks until SIGINT or SIGTERM.
 
     ``max_body`` and ``max_outgoing`` are the incoming and outgoing message limits in bytes
-    (``rivet-dsl serve --max-incoming-bytes/--max-outgoing-bytes``).
+    (``rivet-dsl serve --max-incoming-bytes/--max-outgoing-bytes``); ``on_listening`` is
+    called with the server's URL once it listens (see :func:`run_app`).
     """
     app = build_app(
         registry,
@@ -86,7 +89,7 @@ def serve(
         max_outgoing=max_outgoing,
     )
     logging.getLogger("rivet_dsl.server").info("serving %s on http://%s:%d", registry, host, port)
-    run_app(app, host=host, port=port, log_level=log_level)
+    run_app(app, host=host, port=port, log_level=log_level, on_listening=on_listening)
 
 
 #: Seconds an idle HTTP keep-alive connection stays open. Longer than clients keep idle
@@ -119,11 +122,33 @@ def uvicorn_config(app: Starlette, *, host: str, port: int, log_level: str = "wa
     )
 
 
-def run_app(app: Starlette, *, host: str, port: int, log_level: str = "warning") -> None:
-    """Run an app from :func:`build_app`/:func:`create_app` with uvicorn until SIGINT/SIGTERM."""
+def run_app(
+    app: Starlette,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Run an app from :func:`build_app`/:func:`create_app` with uvicorn until SIGINT/SIGTERM.
+
+    ``on_listening(url)`` is called once the sockets listen, with the port actually bound
+    (``port=0`` picks a free one).
+    """
+    import socket
+
     import uvicorn
 
-    server = uvicorn.Server(uvicorn_config(app, host=host, port=port, log_level=log_level))
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.started or on_listening is None:
+                return
+            bound = [sock for server in self.servers for sock in server.sockets]
+            bound_port = int(bound[0].getsockname()[1]) if bound else port
+            on_listening(f"http://{f'[{host}]' if ':' in host else host}:{bound_port}")
+
+    server = _Server(uvicorn_config(app, host=host, port=port, log_level=log_level))
     from ..runtime import tune_interpreter
 
     tune_interpreter()
