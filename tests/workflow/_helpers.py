@@ -63,10 +63,9 @@ async def engine_of(env: TestEnvironment, handle: Any) -> WorkflowEngine:
 
 
 async def settle(env: TestEnvironment, handle: Any) -> WorkflowEngine:
-    """Wait until the handle's workflow is blocked (queue, timer) or finished; commit pending writes."""
-    engine = await engine_of(env, handle)
-    await engine.until_blocked()
-    return engine
+    """``env.settle(handle)``, then the workflow's engine (for assertions on its status)."""
+    await env.settle(handle)
+    return await engine_of(env, handle)
 
 
 async def checkpoint(env: TestEnvironment, handle: Any, mode: str) -> WorkflowEngine:
